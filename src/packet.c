@@ -1,0 +1,1 @@
+/* packet.c: to be written */

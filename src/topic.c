@@ -1,0 +1,1 @@
+/* topic.c: to be written */
