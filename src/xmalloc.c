@@ -44,7 +44,7 @@ xreallocarray(void *ptr, size_t nmemb, size_t size)
 
 	if (size != 0 && nmemb > SIZE_MAX / size)
 		xmalloc_die(SIZE_MAX);
-	if ((p = realloc(ptr, nmemb * size ? nmemb * size : 1)) == NULL)
+	if ((p = realloc(ptr, nmemb * size != 0 ? nmemb * size : 1)) == NULL)
 		xmalloc_die(nmemb * size);
 	return p;
 }

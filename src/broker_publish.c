@@ -1,0 +1,413 @@
+/*
+ * broker_publish.c: PUBLISH and its acknowledgements, both ways
+ * [MQTT-4.3]: routing a message to the sessions that subscribed, the
+ * in-flight window and queue of each session, resending on reconnect
+ * [MQTT-4.4.0-1] and on the retry timer.
+ *
+ * Incoming QoS 2 follows the spec's "method B": the message is routed
+ * when its PUBLISH arrives and only its packet id is kept until PUBREL,
+ * so a resent PUBLISH with that id is answered but not routed again
+ * [MQTT-4.3.3-2].
+ */
+#include <string.h>
+
+#include "broker_int.h"
+#include "config.h"
+#include "log.h"
+#include "message.h"
+#include "retain.h"
+#include "session.h"
+#include "store.h"
+#include "xmalloc.h"
+
+static void
+send_ack(struct client *c, enum packet_type type, uint16_t id, uint64_t hold)
+{
+	struct packet	 p = { .type = type };
+
+	p.u.ack.packet_id = id;
+	broker_send(c, &p, hold);
+}
+
+static void
+send_publish(struct client *c, const struct message *msg, uint8_t qos,
+    uint16_t id, bool retain, bool dup)
+{
+	struct packet	 p = { .type = PACKET_PUBLISH };
+
+	p.u.publish.dup = dup;
+	p.u.publish.qos = qos;
+	p.u.publish.retain = retain;
+	p.u.publish.topic.data = (const uint8_t *)msg->topic;
+	p.u.publish.topic.len = msg->topic_len;
+	p.u.publish.packet_id = id;
+	p.u.publish.payload.data = msg->payload;
+	p.u.publish.payload.len = msg->payload_len;
+	broker_send(c, &p, 0);
+	c->broker->stats.msgs_sent++;
+}
+
+static bool
+congested(const struct broker *b, const struct client *c)
+{
+	return b->io->pending(c->conn) >= b->cfg->output_high_water;
+}
+
+/* ===== Outgoing: one session's window and queue ===== */
+
+/* Puts d in flight with a fresh packet id and sends it. */
+static uint64_t
+send_new(struct broker *b, struct session *s, struct delivery *d)
+{
+	uint64_t	 seq = 0;
+
+	d->packet_id = session_next_packet_id(s);
+	d->state = DELIVERY_PUBLISH_SENT;
+	d->sent_at = b->now;
+	d->retries = 0;
+	session_inflight_add(s, d);
+	if (!s->clean)
+		seq = store_delivery_put(b->store, s, d);
+	send_publish(s->client, d->msg, d->qos, d->packet_id, d->retain, false);
+	return seq;
+}
+
+/* Queues msg for s within its limits; a message beyond them is dropped. */
+static uint64_t
+enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
+    bool retain)
+{
+	const struct config	*cfg = b->cfg;
+	struct delivery		*d;
+
+	if ((cfg->max_queued_messages &&
+	    s->nqueued >= cfg->max_queued_messages) ||
+	    (cfg->max_queued_bytes &&
+	    s->queued_bytes + message_size(msg) > cfg->max_queued_bytes)) {
+		s->dropped++;
+		b->stats.msgs_dropped++;
+		/* One line for the first drop, then one per thousand. */
+		if (s->dropped % 1000 == 1)
+			log_warnx("%s: queue full (%zu messages, %zu bytes): "
+			    "message on '%s' dropped (%llu dropped so far)",
+			    s->client_id, s->nqueued, s->queued_bytes,
+			    msg->topic, (unsigned long long)s->dropped);
+		return 0;
+	}
+	d = delivery_new(msg, qos);
+	d->retain = retain;
+	session_enqueue(s, d);
+	if (!s->clean && qos > 0)
+		return store_delivery_put(b->store, s, d);
+	return 0;
+}
+
+/*
+ * Delivers msg to s at qos (already the minimum of published and granted
+ * QoS [MQTT-3.8.4-6]): at once when the window and the connection have
+ * room, else through the queue, which keeps publish order.
+ */
+uint64_t
+broker_deliver(struct broker *b, struct session *s, struct message *msg,
+    uint8_t qos, bool retain)
+{
+	struct client	*c = s->client;
+	struct delivery	*d;
+
+	if (c == NULL) {
+		if (qos == 0 && !b->cfg->queue_qos0)
+			return 0;
+		return enqueue(b, s, msg, qos, retain);
+	}
+	if (s->nqueued > 0)
+		return enqueue(b, s, msg, qos, retain);
+	if (qos == 0) {
+		if (congested(b, c)) {
+			s->dropped++;
+			b->stats.msgs_dropped++;
+			log_debug("%s: slow reader, QoS 0 message on '%s' "
+			    "dropped", s->client_id, msg->topic);
+			return 0;
+		}
+		send_publish(c, msg, 0, 0, retain, false);
+		return 0;
+	}
+	if (s->ninflight >= b->cfg->max_inflight || congested(b, c))
+		return enqueue(b, s, msg, qos, retain);
+	d = delivery_new(msg, qos);
+	d->retain = retain;
+	return send_new(b, s, d);
+}
+
+void
+broker_session_drain(struct broker *b, struct session *s)
+{
+	struct delivery	*d;
+
+	while (s->client != NULL && (d = TAILQ_FIRST(&s->queue)) != NULL &&
+	    !congested(b, s->client)) {
+		if (d->qos > 0 && s->ninflight >= b->cfg->max_inflight)
+			break;
+		session_dequeue(s);
+		if (d->qos == 0) {
+			send_publish(s->client, d->msg, 0, 0, d->retain, false);
+			delivery_free(d);
+		} else
+			send_new(b, s, d);
+	}
+}
+
+static void
+resend(struct broker *b, struct client *c, struct delivery *d)
+{
+	d->sent_at = b->now;
+	if (d->state == DELIVERY_PUBREL_SENT)
+		send_ack(c, PACKET_PUBREL, d->packet_id, 0);
+	else	/* [MQTT-3.3.1-1] DUP marks a resent PUBLISH */
+		send_publish(c, d->msg, d->qos, d->packet_id, d->retain, true);
+}
+
+/* On reconnect: what was in flight goes again, in order [MQTT-4.4.0-1]. */
+void
+broker_session_resend(struct broker *b, struct session *s)
+{
+	struct delivery	*d;
+
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		d->retries = 0;
+		resend(b, s->client, d);
+	}
+}
+
+/* While connected: resend what waited retry_interval seconds (-r, -m). */
+void
+broker_retry(struct broker *b, struct client *c)
+{
+	struct session	*s = c->session;
+	struct delivery	*d;
+	unsigned	 max = b->cfg->max_retries;
+
+	TAILQ_FOREACH(d, &s->inflight, entry) {
+		if (b->now - d->sent_at < b->cfg->retry_interval)
+			continue;
+		if (max != 0 && d->retries >= max) {
+			log_warnx("%s: no acknowledgement of packet id %u after "
+			    "%u retries", s->client_id, d->packet_id, max);
+			broker_client_end(c, "retries exhausted", true);
+			return;
+		}
+		d->retries++;
+		resend(b, c, d);
+	}
+}
+
+/* ===== Routing ===== */
+
+static void
+route_collect(void *subscriber, uint64_t value, void *arg)
+{
+	struct broker		*b = arg;
+	struct session		*s = subscriber;
+	struct route_target	*t;
+	uint8_t			 qos = value & 3;
+
+	/* [MQTT-3.3.5-1] overlapping filters: one copy, the highest QoS */
+	if (s->route_mark == b->route_mark) {
+		t = &b->targets[s->route_slot];
+		if (qos > t->qos)
+			t->qos = qos;
+		return;
+	}
+	if (b->ntargets == b->targets_cap) {
+		b->targets_cap = b->targets_cap ? b->targets_cap * 2 : 16;
+		b->targets = xreallocarray(b->targets, b->targets_cap,
+		    sizeof(*b->targets));
+	}
+	s->route_mark = b->route_mark;
+	s->route_slot = b->ntargets;
+	b->targets[b->ntargets].session = s;
+	b->targets[b->ntargets].qos = qos;
+	b->ntargets++;
+}
+
+/*
+ * Sends msg to every session with a matching subscription. Returns the
+ * store batch that holds the resulting deliveries.
+ */
+uint64_t
+broker_publish(struct broker *b, struct message *msg)
+{
+	struct route_target	*t;
+	uint64_t		 seq = 0;
+	size_t			 i;
+
+	if (msg->retain) {
+		/* [MQTT-3.3.1-10] an empty retained message clears the topic */
+		if (msg->payload_len == 0) {
+			if (retain_clear(b->retained, msg->topic,
+			    msg->topic_len) == 0)
+				seq = store_retain_del(b->store, msg->topic,
+				    msg->topic_len);
+		} else {
+			/* [MQTT-3.3.1-5] */
+			retain_set(b->retained, msg);
+			seq = store_retain_put(b->store, msg);
+		}
+	}
+	b->route_mark++;
+	b->ntargets = 0;
+	topic_tree_match(b->subs, msg->topic, msg->topic_len, route_collect, b);
+	for (i = 0; i < b->ntargets; i++) {
+		t = &b->targets[i];
+		/* [MQTT-3.3.1-9] retain is 0 when forwarding to subscribers */
+		seq = max_seq(seq, broker_deliver(b, t->session, msg,
+		    msg->qos < t->qos ? msg->qos : t->qos, false));
+	}
+	return seq;
+}
+
+/* ===== Incoming ===== */
+
+static bool
+is_sys_topic(const struct mqtt_bytes *topic)
+{
+	return topic->len >= 4 && memcmp(topic->data, "$SYS", 4) == 0 &&
+	    (topic->len == 4 || topic->data[4] == '/');
+}
+
+int
+broker_handle_publish(struct client *c, struct packet *p)
+{
+	struct broker		*b = c->broker;
+	struct session		*s = c->session;
+	struct packet_publish	*pp = &p->u.publish;
+	struct message		*msg;
+	enum topic_err		 terr;
+	uint64_t		 seq = 0;
+
+	terr = topic_name_validate((const char *)pp->topic.data, pp->topic.len,
+	    &b->limits);
+	if (terr != TOPIC_OK) {
+		/* [MQTT-3.3.2-2] no wildcards in a topic name */
+		log_info("%s: PUBLISH with invalid topic: %s", s->client_id,
+		    topic_strerror(terr));
+		broker_client_end(c, "invalid topic in PUBLISH", true);
+		return -1;
+	}
+	b->stats.msgs_received++;
+	if (pp->qos == 2 && session_incoming_has(s, pp->packet_id)) {
+		/* [MQTT-4.3.3-2] a resent QoS 2 PUBLISH is not routed again */
+		send_ack(c, PACKET_PUBREC, pp->packet_id, 0);
+		return 0;
+	}
+	if (is_sys_topic(&pp->topic))
+		log_debug("%s: PUBLISH to '$SYS' ignored", s->client_id);
+	else {
+		msg = message_new((const char *)pp->topic.data, pp->topic.len,
+		    pp->payload.data, pp->payload.len, pp->qos, pp->retain);
+		seq = broker_publish(b, msg);
+		message_unref(msg);
+	}
+	if (pp->qos == 1)		/* [MQTT-4.3.2-2] */
+		send_ack(c, PACKET_PUBACK, pp->packet_id, seq);
+	else if (pp->qos == 2) {	/* [MQTT-4.3.3-2] */
+		session_incoming_add(s, pp->packet_id);
+		if (!s->clean)
+			seq = max_seq(seq,
+			    store_incoming_put(b->store, s, pp->packet_id));
+		send_ack(c, PACKET_PUBREC, pp->packet_id, seq);
+	}
+	return 0;
+}
+
+/* Ends an outgoing delivery that the client has acknowledged. */
+static void
+complete(struct broker *b, struct session *s, struct delivery *d)
+{
+	session_inflight_remove(s, d);
+	if (!s->clean)
+		store_delivery_del(b->store, s, d);
+	delivery_free(d);
+	broker_session_drain(b, s);
+}
+
+int
+broker_handle_puback(struct client *c, struct packet *p)
+{
+	struct session	*s = c->session;
+	struct delivery	*d;
+
+	d = session_inflight_find(s, p->u.ack.packet_id);
+	if (d == NULL || d->qos != 1) {
+		log_debug("%s: PUBACK for unknown packet id %u", s->client_id,
+		    p->u.ack.packet_id);
+		return 0;
+	}
+	complete(c->broker, s, d);
+	return 0;
+}
+
+int
+broker_handle_pubrec(struct client *c, struct packet *p)
+{
+	struct broker	*b = c->broker;
+	struct session	*s = c->session;
+	struct delivery	*d;
+	uint64_t	 seq = 0;
+	uint16_t	 id = p->u.ack.packet_id;
+
+	d = session_inflight_find(s, id);
+	if (d == NULL || d->qos != 2) {
+		/* Let the client finish its flow for an id we forgot. */
+		log_debug("%s: PUBREC for unknown packet id %u", s->client_id,
+		    id);
+		send_ack(c, PACKET_PUBREL, id, 0);
+		return 0;
+	}
+	if (d->state == DELIVERY_PUBLISH_SENT) {
+		/* DESIGN.md contract 3: "pubrel pending" is committed first */
+		d->state = DELIVERY_PUBREL_SENT;
+		d->sent_at = b->now;
+		d->retries = 0;
+		if (!s->clean)
+			seq = store_delivery_put(b->store, s, d);
+	}
+	/* [MQTT-4.3.3-1] */
+	send_ack(c, PACKET_PUBREL, id, seq);
+	return 0;
+}
+
+int
+broker_handle_pubrel(struct client *c, struct packet *p)
+{
+	struct broker	*b = c->broker;
+	struct session	*s = c->session;
+	uint64_t	 seq = 0;
+	uint16_t	 id = p->u.ack.packet_id;
+
+	if (session_incoming_del(s, id)) {
+		if (!s->clean)
+			seq = store_incoming_del(b->store, s, id);
+	} else
+		log_debug("%s: PUBREL for unknown packet id %u", s->client_id,
+		    id);
+	/* [MQTT-4.3.3-2] PUBCOMP with the same id, known or not */
+	send_ack(c, PACKET_PUBCOMP, id, seq);
+	return 0;
+}
+
+int
+broker_handle_pubcomp(struct client *c, struct packet *p)
+{
+	struct session	*s = c->session;
+	struct delivery	*d;
+
+	d = session_inflight_find(s, p->u.ack.packet_id);
+	if (d == NULL || d->state != DELIVERY_PUBREL_SENT) {
+		log_debug("%s: PUBCOMP for unknown packet id %u", s->client_id,
+		    p->u.ack.packet_id);
+		return 0;
+	}
+	complete(c->broker, s, d);
+	return 0;
+}
