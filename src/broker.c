@@ -158,16 +158,23 @@ broker_send(struct client *c, const struct packet *p, uint64_t hold)
 		free(buf);
 }
 
-/* Removes a session's subscriptions and the session itself. */
+/* Removes a session, its subscriptions and its deliveries, everywhere. */
 void
 broker_session_destroy(struct broker *b, struct session *s)
 {
-	size_t	 i;
+	struct delivery	*d;
+	size_t		 i;
 
 	for (i = 0; i < s->nsubs; i++)
 		topic_tree_remove(b->subs, s->subs[i].filter, s->subs[i].len, s);
-	if (!s->clean)
+	if (!s->clean) {
+		/* Each delivery lets go of its stored message body. */
+		TAILQ_FOREACH(d, &s->inflight, entry)
+			store_delivery_del(b->store, s, d);
+		TAILQ_FOREACH(d, &s->queue, entry)
+			store_delivery_del(b->store, s, d);
 		store_session_del(b->store, s);
+	}
 	strmap_del(b->sessions, s->client_id, s->client_id_len);
 	session_free(s);
 }
@@ -180,7 +187,7 @@ broker_publish_will(struct client *c)
 
 	c->will = NULL;
 	log_debug("%s: publishing will on '%s'", client_name(c), will->topic);
-	broker_publish(c->broker, will);
+	broker_publish(c->broker, will, 0);
 	message_unref(will);
 }
 
@@ -327,4 +334,11 @@ broker_shutdown(struct broker *b)
 	while ((c = TAILQ_FIRST(&b->clients)) != NULL)
 		broker_client_end(c, "broker shutting down",
 		    b->cfg->will_on_shutdown);
+}
+
+void
+broker_client_writable(struct client *c)
+{
+	if (c->connected && c->session->nqueued > 0)
+		broker_session_drain(c->broker, c->session);
 }

@@ -58,6 +58,9 @@ struct broker	*broker_new(const struct config *cfg, const struct broker_io *io,
 		    struct store *st);
 void		 broker_free(struct broker *b);
 
+/* Reads the store back into memory; 0, or -1 with err filled. */
+int		 broker_restore(struct broker *b, char *err, size_t errlen);
+
 /* A new connection; peer names it in logs ("127.0.0.1:50312"). */
 struct client	*broker_client_new(struct broker *b, void *conn, const char *peer);
 

@@ -73,9 +73,10 @@ int		 broker_handle_puback(struct client *c, struct packet *p);
 int		 broker_handle_pubrec(struct client *c, struct packet *p);
 int		 broker_handle_pubrel(struct client *c, struct packet *p);
 int		 broker_handle_pubcomp(struct client *c, struct packet *p);
-uint64_t	 broker_publish(struct broker *b, struct message *msg);
+uint64_t	 broker_publish(struct broker *b, struct message *msg,
+		    uint64_t hold);
 uint64_t	 broker_deliver(struct broker *b, struct session *s,
-		    struct message *msg, uint8_t qos, bool retain);
+		    struct message *msg, uint8_t qos, bool retain, uint64_t hold);
 void		 broker_session_drain(struct broker *b, struct session *s);
 void		 broker_session_resend(struct broker *b, struct session *s);
 void		 broker_retry(struct broker *b, struct client *c);

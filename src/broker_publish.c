@@ -31,7 +31,7 @@ send_ack(struct client *c, enum packet_type type, uint16_t id, uint64_t hold)
 
 static void
 send_publish(struct client *c, const struct message *msg, uint8_t qos,
-    uint16_t id, bool retain, bool dup)
+    uint16_t id, bool retain, bool dup, uint64_t hold)
 {
 	struct packet	 p = { .type = PACKET_PUBLISH };
 
@@ -43,7 +43,7 @@ send_publish(struct client *c, const struct message *msg, uint8_t qos,
 	p.u.publish.packet_id = id;
 	p.u.publish.payload.data = msg->payload;
 	p.u.publish.payload.len = msg->payload_len;
-	broker_send(c, &p, 0);
+	broker_send(c, &p, hold);
 	c->broker->stats.msgs_sent++;
 }
 
@@ -54,6 +54,18 @@ congested(const struct broker *b, const struct client *c)
 }
 
 /* ===== Outgoing: one session's window and queue ===== */
+
+/*
+ * The batch a delivery's PUBLISH waits for: its own "publish_sent" row
+ * (so that after a crash it is resent with the same packet id, never as a
+ * new message), and the publisher's QoS 2 "pubrec_sent" row (DESIGN.md,
+ * contract 2).
+ */
+static uint64_t
+delivery_hold(const struct delivery *d)
+{
+	return max_seq(d->hold, d->store_seq);
+}
 
 /* Puts d in flight with a fresh packet id and sends it. */
 static uint64_t
@@ -68,20 +80,21 @@ send_new(struct broker *b, struct session *s, struct delivery *d)
 	session_inflight_add(s, d);
 	if (!s->clean)
 		seq = store_delivery_put(b->store, s, d);
-	send_publish(s->client, d->msg, d->qos, d->packet_id, d->retain, false);
+	send_publish(s->client, d->msg, d->qos, d->packet_id, d->retain, false,
+	    delivery_hold(d));
 	return seq;
 }
 
 /* Queues msg for s within its limits; a message beyond them is dropped. */
 static uint64_t
 enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
-    bool retain)
+    bool retain, uint64_t hold)
 {
 	const struct config	*cfg = b->cfg;
 	struct delivery		*d;
 
-	if ((cfg->max_queued_messages &&
-	    s->nqueued >= cfg->max_queued_messages) ||
+	/* max_queued_messages 0 queues nothing; max_queued_bytes 0: no cap */
+	if (s->nqueued >= cfg->max_queued_messages ||
 	    (cfg->max_queued_bytes &&
 	    s->queued_bytes + message_size(msg) > cfg->max_queued_bytes)) {
 		s->dropped++;
@@ -96,6 +109,7 @@ enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
 	}
 	d = delivery_new(msg, qos);
 	d->retain = retain;
+	d->hold = hold;
 	session_enqueue(s, d);
 	if (!s->clean && qos > 0)
 		return store_delivery_put(b->store, s, d);
@@ -109,7 +123,7 @@ enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
  */
 uint64_t
 broker_deliver(struct broker *b, struct session *s, struct message *msg,
-    uint8_t qos, bool retain)
+    uint8_t qos, bool retain, uint64_t hold)
 {
 	struct client	*c = s->client;
 	struct delivery	*d;
@@ -117,10 +131,10 @@ broker_deliver(struct broker *b, struct session *s, struct message *msg,
 	if (c == NULL) {
 		if (qos == 0 && !b->cfg->queue_qos0)
 			return 0;
-		return enqueue(b, s, msg, qos, retain);
+		return enqueue(b, s, msg, qos, retain, hold);
 	}
 	if (s->nqueued > 0)
-		return enqueue(b, s, msg, qos, retain);
+		return enqueue(b, s, msg, qos, retain, hold);
 	if (qos == 0) {
 		if (congested(b, c)) {
 			s->dropped++;
@@ -129,13 +143,14 @@ broker_deliver(struct broker *b, struct session *s, struct message *msg,
 			    "dropped", s->client_id, msg->topic);
 			return 0;
 		}
-		send_publish(c, msg, 0, 0, retain, false);
+		send_publish(c, msg, 0, 0, retain, false, hold);
 		return 0;
 	}
 	if (s->ninflight >= b->cfg->max_inflight || congested(b, c))
-		return enqueue(b, s, msg, qos, retain);
+		return enqueue(b, s, msg, qos, retain, hold);
 	d = delivery_new(msg, qos);
 	d->retain = retain;
+	d->hold = hold;
 	return send_new(b, s, d);
 }
 
@@ -150,7 +165,8 @@ broker_session_drain(struct broker *b, struct session *s)
 			break;
 		session_dequeue(s);
 		if (d->qos == 0) {
-			send_publish(s->client, d->msg, 0, 0, d->retain, false);
+			send_publish(s->client, d->msg, 0, 0, d->retain, false,
+			    d->hold);
 			delivery_free(d);
 		} else
 			send_new(b, s, d);
@@ -162,9 +178,10 @@ resend(struct broker *b, struct client *c, struct delivery *d)
 {
 	d->sent_at = b->now;
 	if (d->state == DELIVERY_PUBREL_SENT)
-		send_ack(c, PACKET_PUBREL, d->packet_id, 0);
+		send_ack(c, PACKET_PUBREL, d->packet_id, d->store_seq);
 	else	/* [MQTT-3.3.1-1] DUP marks a resent PUBLISH */
-		send_publish(c, d->msg, d->qos, d->packet_id, d->retain, true);
+		send_publish(c, d->msg, d->qos, d->packet_id, d->retain, true,
+		    delivery_hold(d));
 }
 
 /* On reconnect: what was in flight goes again, in order [MQTT-4.4.0-1]. */
@@ -230,30 +247,42 @@ route_collect(void *subscriber, uint64_t value, void *arg)
 	b->ntargets++;
 }
 
+/* Keeps (or, when empty, clears) the retained message of a topic. */
+static uint64_t
+retain_update(struct broker *b, struct message *msg)
+{
+	struct message	*prev;
+	uint64_t	 seq = 0;
+
+	prev = retain_get(b->retained, msg->topic, msg->topic_len);
+	if (msg->payload_len == 0) {
+		/* [MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty one clears it */
+		if (prev != NULL) {
+			seq = store_retain_del(b->store, prev);
+			retain_clear(b->retained, msg->topic, msg->topic_len);
+		}
+		return seq;
+	}
+	/* [MQTT-3.3.1-5] */
+	seq = store_retain_put(b->store, msg, prev);
+	retain_set(b->retained, msg);
+	return seq;
+}
+
 /*
- * Sends msg to every session with a matching subscription. Returns the
- * store batch that holds the resulting deliveries.
+ * Sends msg to every session with a matching subscription; no PUBLISH
+ * leaves before batch hold commits. Returns the store batch that holds
+ * the resulting changes.
  */
 uint64_t
-broker_publish(struct broker *b, struct message *msg)
+broker_publish(struct broker *b, struct message *msg, uint64_t hold)
 {
 	struct route_target	*t;
 	uint64_t		 seq = 0;
 	size_t			 i;
 
-	if (msg->retain) {
-		/* [MQTT-3.3.1-10] an empty retained message clears the topic */
-		if (msg->payload_len == 0) {
-			if (retain_clear(b->retained, msg->topic,
-			    msg->topic_len) == 0)
-				seq = store_retain_del(b->store, msg->topic,
-				    msg->topic_len);
-		} else {
-			/* [MQTT-3.3.1-5] */
-			retain_set(b->retained, msg);
-			seq = store_retain_put(b->store, msg);
-		}
-	}
+	if (msg->retain)
+		seq = retain_update(b, msg);
 	b->route_mark++;
 	b->ntargets = 0;
 	topic_tree_match(b->subs, msg->topic, msg->topic_len, route_collect, b);
@@ -261,7 +290,7 @@ broker_publish(struct broker *b, struct message *msg)
 		t = &b->targets[i];
 		/* [MQTT-3.3.1-9] retain is 0 when forwarding to subscribers */
 		seq = max_seq(seq, broker_deliver(b, t->session, msg,
-		    msg->qos < t->qos ? msg->qos : t->qos, false));
+		    msg->qos < t->qos ? msg->qos : t->qos, false, hold));
 	}
 	return seq;
 }
@@ -300,23 +329,28 @@ broker_handle_publish(struct client *c, struct packet *p)
 		send_ack(c, PACKET_PUBREC, pp->packet_id, 0);
 		return 0;
 	}
+	if (pp->qos == 2) {
+		/*
+		 * DESIGN.md contract 2: "pubrec_sent" goes into the batch
+		 * first and no subscriber sees the message before it commits,
+		 * so a crash cannot turn one publish into two deliveries.
+		 */
+		session_incoming_add(s, pp->packet_id);
+		if (!s->clean)
+			seq = store_incoming_put(b->store, s, pp->packet_id);
+	}
 	if (is_sys_topic(&pp->topic))
 		log_debug("%s: PUBLISH to '$SYS' ignored", s->client_id);
 	else {
 		msg = message_new((const char *)pp->topic.data, pp->topic.len,
 		    pp->payload.data, pp->payload.len, pp->qos, pp->retain);
-		seq = broker_publish(b, msg);
+		seq = max_seq(seq, broker_publish(b, msg, seq));
 		message_unref(msg);
 	}
 	if (pp->qos == 1)		/* [MQTT-4.3.2-2] */
 		send_ack(c, PACKET_PUBACK, pp->packet_id, seq);
-	else if (pp->qos == 2) {	/* [MQTT-4.3.3-2] */
-		session_incoming_add(s, pp->packet_id);
-		if (!s->clean)
-			seq = max_seq(seq,
-			    store_incoming_put(b->store, s, pp->packet_id));
+	else if (pp->qos == 2)		/* [MQTT-4.3.3-2] */
 		send_ack(c, PACKET_PUBREC, pp->packet_id, seq);
-	}
 	return 0;
 }
 

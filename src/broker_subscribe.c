@@ -27,7 +27,7 @@ retained_send_cb(struct message *msg, void *arg)
 
 	/* [MQTT-3.3.1-8] retain is 1 when sent because of a subscription */
 	broker_deliver(rs->broker, rs->session, msg,
-	    msg->qos < rs->qos ? msg->qos : rs->qos, true);
+	    msg->qos < rs->qos ? msg->qos : rs->qos, true, 0);
 }
 
 /* Returns the granted QoS, or SUBACK_FAILURE for a refused filter. */

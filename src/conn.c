@@ -29,6 +29,7 @@
 #include "log.h"
 #include "net.h"
 #include "packet.h"
+#include "store.h"
 #include "xmalloc.h"
 
 /* An answer waiting for a commit. */
@@ -43,6 +44,8 @@ STAILQ_HEAD(held_list, held);
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
 	TAILQ_ENTRY(conn)	 hold_entry;	/* in net->holding when held */
+	TAILQ_ENTRY(conn)	 pause_entry;	/* in net->paused when paused */
+	bool			 paused;
 	struct net		*net;
 	struct bufferevent	*bev;
 	struct client		*client;	/* NULL once the broker is done */
@@ -122,6 +125,8 @@ conn_free(struct conn *c)
 	}
 	if (c->hold_entry.tqe_prev != NULL)
 		TAILQ_REMOVE(&net->holding, c, hold_entry);
+	if (c->paused)
+		TAILQ_REMOVE(&net->paused, c, pause_entry);
 	TAILQ_REMOVE(&net->conns, c, entry);
 	net->nconns--;
 	event_free(c->timer);
@@ -161,6 +166,32 @@ conn_lost(struct conn *c, const char *reason)
 /* ===== Input ===== */
 
 static void
+conn_pause(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	bufferevent_disable(c->bev, EV_READ);
+	TAILQ_INSERT_TAIL(&c->net->paused, c, pause_entry);
+	log_debug("%s: reading paused: the store is %zu changes behind",
+	    c->peer, store_pending(c->net->store));
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = false;
+	TAILQ_REMOVE(&c->net->paused, c, pause_entry);
+	if (c->closing)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	/* Packets already buffered would otherwise wait for the next byte. */
+	conn_read_cb(c->bev, c);
+}
+
+static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn		*c = arg;
@@ -173,6 +204,11 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	event_base_gettimeofday_cached(c->net->base, &c->last_input);
 	while (c->client != NULL && (len = evbuffer_get_length(in)) > 0) {
+		if (store_pending(c->net->store) > c->net->cfg->max_pending) {
+			/* Contract point 9: wait for the writer, drop nothing. */
+			conn_pause(c);
+			return;
+		}
 		peek = len < 5 ? len : 5;
 		buf = evbuffer_pullup(in, (ssize_t)peek);
 		err = packet_frame(buf, peek, c->net->cfg->max_packet_size, &f);
@@ -226,10 +262,25 @@ conn_send(void *arg, const uint8_t *buf, size_t len, uint64_t hold)
 }
 
 void
-conn_release(struct conn *c, uint64_t seq)
+conn_release(struct conn *c, uint64_t seq, bool failed)
 {
 	struct held	*h;
 
+	if (failed && (h = STAILQ_FIRST(&c->held)) != NULL && h->hold <= seq) {
+		/* Its acknowledgement can never be sent: the client must
+		 * not believe what the disk did not take. */
+		log_warnx("%s: closing: the store could not commit what this "
+		    "connection was about to be told", c->peer);
+		while ((h = STAILQ_FIRST(&c->held)) != NULL) {
+			STAILQ_REMOVE_HEAD(&c->held, entry);
+			free(h);
+		}
+		c->held_bytes = 0;
+		TAILQ_REMOVE(&c->net->holding, c, hold_entry);
+		c->hold_entry.tqe_prev = NULL;
+		conn_lost(c, "storage failure");
+		return;
+	}
 	while ((h = STAILQ_FIRST(&c->held)) != NULL && h->hold <= seq) {
 		STAILQ_REMOVE_HEAD(&c->held, entry);
 		c->held_bytes -= h->len;
@@ -248,14 +299,20 @@ conn_release(struct conn *c, uint64_t seq)
 }
 
 void
-net_release(struct net *net, uint64_t seq)
+net_store_done(struct net *net, uint64_t seq, bool failed)
 {
 	struct conn	*c, *next;
 
 	net->committed = seq;
 	for (c = TAILQ_FIRST(&net->holding); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, hold_entry);
-		conn_release(c, seq);
+		conn_release(c, seq, failed);
+	}
+	if (store_pending(net->store) > net->cfg->max_pending / 2)
+		return;
+	for (c = TAILQ_FIRST(&net->paused); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, pause_entry);
+		conn_resume(c);
 	}
 }
 

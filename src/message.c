@@ -19,6 +19,9 @@ message_new(const char *topic, size_t topic_len, const void *payload,
 	msg = xmalloc(sizeof(*msg) + topic_len + 1 + payload_len);
 	msg->refs = 1;
 	msg->store_id = 0;
+	msg->store_refs = 0;
+	msg->store_seq = 0;
+	msg->store_op = 0;
 	msg->qos = qos;
 	msg->retain = retain;
 	msg->topic_len = (uint16_t)topic_len;

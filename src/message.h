@@ -15,6 +15,9 @@
 struct message {
 	unsigned	 refs;
 	uint64_t	 store_id;	/* the store's row for the body; 0 = none */
+	unsigned	 store_refs;	/* stored deliveries and retained rows */
+	uint64_t	 store_seq;	/* batch that inserts the row */
+	size_t		 store_op;	/* its place in that batch */
 	uint8_t		 qos;		/* as published */
 	bool		 retain;	/* as published */
 	uint16_t	 topic_len;

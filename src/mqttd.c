@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "broker.h"
 #include "config.h"
@@ -86,27 +87,45 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 		log_info("SIGHUP: log file reopened");
 }
 
+/* The store's writer finished batches up to seq (loop thread). */
+static void
+on_store_done(uint64_t seq, bool failed, void *arg)
+{
+	struct mqttd	*m = arg;
+
+	if (m->net != NULL)
+		net_store_done(m->net, seq, failed);
+}
+
 static int
 mqttd_start(struct mqttd *m)
 {
 	struct timeval	 one_second = { 1, 0 };
 	char		 err[512];
 
-	if ((m->base = event_base_new()) == NULL) {
+	/* The store's writer thread wakes the loop through libevent. */
+	if (evthread_use_pthreads() == -1 ||
+	    (m->base = event_base_new()) == NULL) {
 		log_errorx("cannot create the event loop");
 		return -1;
 	}
-	if ((m->store = store_open(&m->cfg, err, sizeof(err))) == NULL) {
+	m->store = store_open(&m->cfg, m->base, on_store_done, m, err,
+	    sizeof(err));
+	if (m->store == NULL) {
 		log_errorx("%s", err);
 		return -1;
 	}
-	/* The store is read back before any listener opens. */
+	/* Contract point 8: the store is read back before any listener opens. */
 	m->broker = broker_new(&m->cfg, &conn_broker_io, m->store);
+	if (broker_restore(m->broker, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return -1;
+	}
 	if ((m->net = net_new(m->base, &m->cfg, err, sizeof(err))) == NULL) {
 		log_errorx("%s", err);
 		return -1;
 	}
-	net_set_broker(m->net, m->broker);
+	net_set_broker(m->net, m->broker, m->store);
 	broker_tick(m->broker, monotonic_seconds());
 
 	m->tick = event_new(m->base, -1, EV_PERSIST, on_tick, m);
@@ -138,6 +157,10 @@ mqttd_stop(struct mqttd *m)
 	if (m->broker)
 		broker_shutdown(m->broker);
 	net_free(m->net);
+	m->net = NULL;
+	/* Commit what is queued before the broker's memory goes. */
+	if (m->store)
+		store_sync(m->store);
 	broker_free(m->broker);
 	if (m->store)
 		store_close(m->store);

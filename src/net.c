@@ -158,6 +158,7 @@ net_new(struct event_base *base, const struct config *cfg, char *err,
 	net->cfg = cfg;
 	TAILQ_INIT(&net->conns);
 	TAILQ_INIT(&net->holding);
+	TAILQ_INIT(&net->paused);
 	net->resume_accept = evtimer_new(base, net_resume_accept, net);
 	if (net->resume_accept == NULL) {
 		snprintf(err, errlen, "cannot create a timer event");
@@ -175,9 +176,10 @@ net_new(struct event_base *base, const struct config *cfg, char *err,
 }
 
 void
-net_set_broker(struct net *net, struct broker *broker)
+net_set_broker(struct net *net, struct broker *broker, struct store *store)
 {
 	net->broker = broker;
+	net->store = store;
 }
 
 void

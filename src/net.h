@@ -19,6 +19,7 @@
 
 struct broker;
 struct broker_io;
+struct store;
 struct client;
 struct conn;
 struct event;
@@ -31,12 +32,14 @@ struct net {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct broker		*broker;
+	struct store		*store;
 	struct evconnlistener	*listeners[CONFIG_MAX_ADDRESSES];
 	size_t			 nlisteners;
 	struct event		*resume_accept;	/* after EMFILE */
 	struct conn_list	 conns;
 	size_t			 nconns;
 	struct conn_list	 holding;	/* conns with answers held for a commit */
+	struct conn_list	 paused;	/* conns not read while the store catches up */
 	uint64_t		 committed;	/* the store's last committed batch */
 	uint64_t		 refused;	/* connections over max_connections */
 };
@@ -50,18 +53,24 @@ extern const struct broker_io	 conn_broker_io;
  */
 struct net	*net_new(struct event_base *base, const struct config *cfg,
 		    char *err, size_t errlen);
-void		 net_set_broker(struct net *net, struct broker *broker);
+void		 net_set_broker(struct net *net, struct broker *broker,
+		    struct store *store);
 /* Stops accepting new connections (shutdown). */
 void		 net_stop_listening(struct net *net);
 /* Frees every connection and listener. */
 void		 net_free(struct net *net);
 
-/* The store committed up to batch seq: release the answers it held. */
-void		 net_release(struct net *net, uint64_t seq);
+/*
+ * The store finished batches up to seq: release the answers they held,
+ * or, when the last of them failed, close the connections whose answers
+ * can now never be sent (DESIGN.md, contract point 7).
+ */
+void		 net_store_done(struct net *net, uint64_t seq, bool failed);
 
 /* conn.c */
 struct conn	*conn_new(struct net *net, int fd, const char *peer);
 void		 conn_free(struct conn *c);
-void		 conn_release(struct conn *c, uint64_t seq);
+void		 conn_release(struct conn *c, uint64_t seq, bool failed);
+void		 conn_resume(struct conn *c);
 
 #endif /* MQTTD_NET_H */

@@ -30,6 +30,10 @@ struct delivery {
 	TAILQ_ENTRY(delivery)	 entry;
 	struct message		*msg;
 	uint64_t		 store_id;	/* the store's row; 0 = none */
+	uint64_t		 store_seq;	/* batch of its latest change */
+	size_t			 store_op;	/* that change's place in the batch */
+	bool			 store_new;	/* inserted by batch store_seq */
+	uint64_t		 hold;		/* batch that must commit before it is sent */
 	uint8_t			 qos;		/* as delivered: min(publish, granted) */
 	enum delivery_state	 state;
 	uint16_t		 packet_id;	/* 0 while queued */

@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "config.h"
@@ -69,6 +71,7 @@ static const struct broker_io fake_io = {
 
 struct fixture {
 	struct config	 cfg;
+	char		 dir[64];
 	struct store	*store;
 	struct broker	*broker;
 	struct fake_conn conns[8];
@@ -84,7 +87,12 @@ setup(void **state)
 	f = calloc(1, sizeof(*f));
 	config_defaults(&f->cfg);
 	f->cfg.max_inflight = 2;
-	f->store = store_open(&f->cfg, err, sizeof(err));
+	f->cfg.sync = STORAGE_SYNC_OFF;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_broker.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->cfg.db_path, sizeof(f->cfg.db_path), "%s/mqttd.db", f->dir);
+	f->store = store_open(&f->cfg, NULL, NULL, NULL, err, sizeof(err));
+	assert_non_null(f->store);
 	f->broker = broker_new(&f->cfg, &fake_io, f->store);
 	broker_tick(f->broker, 1000);
 	*state = f;
@@ -96,8 +104,12 @@ teardown(void **state)
 {
 	struct fixture	*f = *state;
 
+	char		 cmd[128];
+
 	broker_free(f->broker);
 	store_close(f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
 	free(f);
 	return 0;
 }
