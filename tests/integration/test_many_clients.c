@@ -1,0 +1,416 @@
+/*
+ * test_many_clients.c: 1,000 simultaneous connections that all publish
+ * and all receive.
+ *
+ * Each client subscribes to a topic of its own (QoS 1) and to a common
+ * topic (QoS 0); once every client is subscribed, each publishes one QoS 1
+ * message to its own topic and the first ten publish one QoS 0 message
+ * to the common topic. Every client must get its own message, its PUBACK
+ * and all ten common messages. One thread drives all sockets with poll();
+ * the whole test is bounded to 60 s.
+ *
+ * The harness's blocking tclient is not used here: this file has its own
+ * small non-blocking state machine, with the same independence from
+ * src/ (packets are spelled out as bytes).
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define NCLIENTS	1000
+#define NCOMMON		10		/* clients publishing to the common topic */
+#define DEADLINE_MS	60000
+#define COMMON_TOPIC	"many/all"
+
+enum mc_state {
+	MC_CONNECTING,		/* TCP connect in progress */
+	MC_WAIT_CONNACK,
+	MC_WAIT_SUBACK,
+	MC_READY,		/* subscribed; waiting for the others */
+	MC_RUNNING		/* published; counting what arrives */
+};
+
+struct mc {
+	int		 fd;
+	enum mc_state	 state;
+	uint8_t		 buf[8192];
+	size_t		 len;
+	int		 got_own;
+	int		 got_puback;
+	unsigned	 common_seen;	/* bit i: "common-i" arrived */
+	int		 got_common;
+};
+
+static struct harness_broker broker;
+
+static int
+group_setup(void **state)
+{
+	long n;
+
+	(void)state;
+	/* Raised before the broker starts, so that it inherits the limit. */
+	n = harness_raise_nofile(NCLIENTS * 2 + 256);
+	if (n < NCLIENTS + 64) {
+		print_error("RLIMIT_NOFILE is %ld: too low for %d clients\n",
+		    n, NCLIENTS);
+		return -1;
+	}
+	return harness_broker_start(&broker,
+	    "[listener]\nmax_connections = 5000\n");
+}
+
+static int
+group_teardown(void **state)
+{
+	int rc;
+
+	(void)state;
+	rc = harness_broker_stop(&broker);
+	harness_broker_cleanup(&broker);
+	return rc;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes all of buf to the non-blocking socket, waiting up to 5 s. */
+static void
+mc_send(struct mc *m, const uint8_t *buf, size_t len)
+{
+	struct pollfd pfd = { m->fd, POLLOUT, 0 };
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(m->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (poll(&pfd, 1, 5000) <= 0)
+				fail_msg("send: socket not writable for 5 s");
+			continue;
+		}
+		fail_msg("send: %s", strerror(errno));
+	}
+}
+
+/* Fixed header + body; bodies here are always < 128 bytes. */
+static void
+mc_packet(struct mc *m, uint8_t byte1, const uint8_t *body, size_t len)
+{
+	uint8_t pkt[160];
+
+	assert_true(len < 128);
+	pkt[0] = byte1;
+	pkt[1] = (uint8_t)len;
+	if (len > 0)
+		memcpy(pkt + 2, body, len);
+	mc_send(m, pkt, len + 2);
+}
+
+/* Appends a 2-byte-length string to b at *off. */
+static void
+put_str(uint8_t *b, size_t *off, const char *s)
+{
+	size_t n = strlen(s);
+
+	b[(*off)++] = (uint8_t)(n >> 8);
+	b[(*off)++] = (uint8_t)(n & 0xff);
+	memcpy(b + *off, s, n);
+	*off += n;
+}
+
+static void
+mc_send_connect(struct mc *m, int i)
+{
+	static const uint8_t head[] = { 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02,
+	    0, 0 };
+	uint8_t body[64];
+	size_t off = sizeof(head);
+	char id[32];
+
+	memcpy(body, head, sizeof(head));
+	snprintf(id, sizeof(id), "many-%04d", i);
+	put_str(body, &off, id);
+	mc_packet(m, 0x10, body, off);
+}
+
+static void
+mc_send_subscribe(struct mc *m, int i)
+{
+	uint8_t body[96];
+	size_t off = 0;
+	char topic[32];
+
+	body[off++] = 0;
+	body[off++] = 1;
+	snprintf(topic, sizeof(topic), "many/c/%04d", i);
+	put_str(body, &off, topic);
+	body[off++] = 1;
+	put_str(body, &off, COMMON_TOPIC);
+	body[off++] = 0;
+	mc_packet(m, 0x82, body, off);
+}
+
+static void
+mc_send_publishes(struct mc *m, int i)
+{
+	uint8_t body[96];
+	size_t off = 0;
+	char topic[32], payload[32];
+
+	snprintf(topic, sizeof(topic), "many/c/%04d", i);
+	snprintf(payload, sizeof(payload), "own-%d", i);
+	put_str(body, &off, topic);
+	body[off++] = 0;
+	body[off++] = 2;	/* packet id 2 */
+	memcpy(body + off, payload, strlen(payload));
+	off += strlen(payload);
+	mc_packet(m, 0x32, body, off);
+	if (i >= NCOMMON)
+		return;
+	off = 0;
+	snprintf(payload, sizeof(payload), "common-%d", i);
+	put_str(body, &off, COMMON_TOPIC);
+	memcpy(body + off, payload, strlen(payload));
+	off += strlen(payload);
+	mc_packet(m, 0x30, body, off);
+}
+
+/* Handles one whole packet received by client i. */
+static void
+mc_handle(struct mc *m, int i, uint8_t byte1, const uint8_t *b, size_t len,
+    int *ready)
+{
+	char want[64];
+	size_t tlen;
+	uint8_t ack[2];
+	int k;
+
+	switch (byte1 >> 4) {
+	case MQTT_CONNACK:
+		if (m->state != MC_WAIT_CONNACK || len != 2 || b[1] != 0)
+			fail_msg("client %d: bad CONNACK", i);
+		mc_send_subscribe(m, i);
+		m->state = MC_WAIT_SUBACK;
+		break;
+	case MQTT_SUBACK:
+		if (m->state != MC_WAIT_SUBACK || len != 4 || b[2] != 1 ||
+		    b[3] != 0)
+			fail_msg("client %d: bad SUBACK", i);
+		m->state = MC_READY;
+		(*ready)++;
+		break;
+	case MQTT_PUBACK:
+		if (len != 2 || b[0] != 0 || b[1] != 2)
+			fail_msg("client %d: bad PUBACK", i);
+		m->got_puback++;
+		break;
+	case MQTT_PUBLISH:
+		if (len < 2)
+			fail_msg("client %d: short PUBLISH", i);
+		tlen = (size_t)(b[0] << 8 | b[1]);
+		if (tlen == strlen(COMMON_TOPIC) &&
+		    memcmp(b + 2, COMMON_TOPIC, tlen) == 0) {
+			/* "common-<k>", not NUL-terminated in buf. */
+			k = -1;
+			if (len == 2 + tlen + 8 &&
+			    memcmp(b + 2 + tlen, "common-", 7) == 0 &&
+			    b[2 + tlen + 7] >= '0' && b[2 + tlen + 7] <= '9')
+				k = b[2 + tlen + 7] - '0';
+			if (k < 0 || k >= NCOMMON ||
+			    (m->common_seen & (1u << k)))
+				fail_msg("client %d: unexpected common "
+				    "message", i);
+			m->common_seen |= 1u << k;
+			m->got_common++;
+			break;
+		}
+		/* Own topic, QoS 1: topic, id, "own-<i>". */
+		snprintf(want, sizeof(want), "many/c/%04d", i);
+		if (((byte1 >> 1) & 3) != 1 || tlen != strlen(want) ||
+		    memcmp(b + 2, want, tlen) != 0)
+			fail_msg("client %d: PUBLISH on a foreign topic", i);
+		snprintf(want, sizeof(want), "own-%d", i);
+		if (len != 2 + tlen + 2 + strlen(want) ||
+		    memcmp(b + 4 + tlen, want, strlen(want)) != 0)
+			fail_msg("client %d: wrong payload", i);
+		ack[0] = b[2 + tlen];
+		ack[1] = b[3 + tlen];
+		mc_packet(m, 0x40, ack, 2);
+		m->got_own++;
+		break;
+	default:
+		fail_msg("client %d: unexpected packet type %d", i,
+		    byte1 >> 4);
+	}
+}
+
+/* Reads what is there and handles every whole packet. */
+static void
+mc_read(struct mc *m, int i, int *ready)
+{
+	size_t hdr, rem, mult, k;
+	ssize_t n;
+
+	n = recv(m->fd, m->buf + m->len, sizeof(m->buf) - m->len, 0);
+	if (n == 0)
+		fail_msg("client %d: the broker closed the connection", i);
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		fail_msg("client %d: recv: %s", i, strerror(errno));
+	}
+	m->len += (size_t)n;
+	for (;;) {
+		rem = 0;
+		mult = 1;
+		hdr = 0;
+		for (k = 1; k < m->len && k <= 4; k++) {
+			rem += (size_t)(m->buf[k] & 0x7f) * mult;
+			mult *= 128;
+			if ((m->buf[k] & 0x80) == 0) {
+				hdr = k + 1;
+				break;
+			}
+		}
+		if (hdr == 0 || m->len < hdr + rem)
+			return;
+		mc_handle(m, i, m->buf[0], m->buf + hdr, rem, ready);
+		memmove(m->buf, m->buf + hdr + rem, m->len - hdr - rem);
+		m->len -= hdr + rem;
+	}
+}
+
+static int
+mc_done(const struct mc *m)
+{
+	return m->got_own == 1 && m->got_puback == 1 &&
+	    m->got_common == NCOMMON;
+}
+
+static void
+report(const struct mc *mc, int ready)
+{
+	int i, own = 0, acks = 0, common = 0, done = 0;
+
+	for (i = 0; i < NCLIENTS; i++) {
+		own += mc[i].got_own;
+		acks += mc[i].got_puback;
+		common += mc[i].got_common;
+		done += mc_done(&mc[i]);
+	}
+	fail_msg("after %d s: %d clients subscribed, %d done; own messages "
+	    "%d/%d, PUBACKs %d/%d, common messages %d/%d", DEADLINE_MS / 1000,
+	    ready, done, own, NCLIENTS, acks, NCLIENTS, common,
+	    NCLIENTS * NCOMMON);
+}
+
+static void
+test_thousand_clients_all_publish_and_receive(void **state)
+{
+	struct sockaddr_in sin;
+	struct mc *mc;
+	struct pollfd *pfd;
+	long long deadline = now_ms() + DEADLINE_MS;
+	int i, ready = 0, done = 0, started = 0, err;
+	socklen_t elen;
+
+	(void)state;
+	mc = calloc(NCLIENTS, sizeof(*mc));
+	pfd = calloc(NCLIENTS, sizeof(*pfd));
+	assert_non_null(mc);
+	assert_non_null(pfd);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)broker.port);
+	for (i = 0; i < NCLIENTS; i++) {
+		mc[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (mc[i].fd == -1)
+			fail_msg("socket %d: %s", i, strerror(errno));
+		if (connect(mc[i].fd, (struct sockaddr *)&sin,
+		    sizeof(sin)) == -1 && errno != EINPROGRESS)
+			fail_msg("connect %d: %s", i, strerror(errno));
+		mc[i].state = MC_CONNECTING;
+	}
+	while (done < NCLIENTS) {
+		if (now_ms() > deadline)
+			report(mc, ready);
+		for (i = 0; i < NCLIENTS; i++) {
+			pfd[i].fd = mc[i].fd;
+			pfd[i].events = mc[i].state == MC_CONNECTING ?
+			    POLLOUT : POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (poll(pfd, NCLIENTS, 1000) == -1 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		for (i = 0; i < NCLIENTS; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if (mc[i].state == MC_CONNECTING) {
+				elen = sizeof(err);
+				getsockopt(mc[i].fd, SOL_SOCKET, SO_ERROR, &err,
+				    &elen);
+				if (err != 0)
+					fail_msg("connect %d: %s", i,
+					    strerror(err));
+				mc_send_connect(&mc[i], i);
+				mc[i].state = MC_WAIT_CONNACK;
+				continue;
+			}
+			mc_read(&mc[i], i, &ready);
+		}
+		if (!started && ready == NCLIENTS) {
+			for (i = 0; i < NCLIENTS; i++) {
+				mc_send_publishes(&mc[i], i);
+				mc[i].state = MC_RUNNING;
+			}
+			started = 1;
+		}
+		for (done = 0, i = 0; i < NCLIENTS; i++)
+			done += mc_done(&mc[i]);
+	}
+	for (i = 0; i < NCLIENTS; i++) {
+		mc_packet(&mc[i], 0xe0, NULL, 0);
+		close(mc[i].fd);
+	}
+	free(pfd);
+	free(mc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_thousand_clients_all_publish_and_receive),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
