@@ -258,9 +258,12 @@ broker_client_packet(struct client *c, const uint8_t *buf, size_t len)
 	}
 	err = packet_decode(buf, len, c->level, &p, &why);
 	if (err != PACKET_OK) {
+		/* [MQTT-3.1.2-1] [MQTT-3.1.2-2] CONNACK 0x01, then close */
 		if (type == PACKET_CONNECT && !c->connected &&
-		    err == PACKET_ERR_PROTOCOL_LEVEL)
-			return broker_handle_connect_refused(c, &p);
+		    (err == PACKET_ERR_PROTOCOL_LEVEL ||
+		    err == PACKET_ERR_PROTOCOL_NAME))
+			return broker_handle_connect_refused(c,
+			    why ? why : packet_strerror(err));
 		log_info("%s: malformed %s: %s", client_name(c),
 		    packet_type_name(type), why ? why : packet_strerror(err));
 		broker_client_end(c, "malformed packet", true);

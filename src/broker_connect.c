@@ -37,14 +37,10 @@ refuse(struct client *c, uint8_t code, const char *why)
 	return -1;
 }
 
+/* An unknown protocol name or level: answered as 3.1.1 answers it. */
 int
-broker_handle_connect_refused(struct client *c, struct packet *p)
+broker_handle_connect_refused(struct client *c, const char *why)
 {
-	char	 why[64];
-
-	/* [MQTT-3.1.2-2] unsupported level: CONNACK 0x01, then close */
-	snprintf(why, sizeof(why), "unsupported protocol level %u",
-	    p->u.connect.level);
 	c->level = MQTT_PROTO_V311;
 	return refuse(c, CONNACK_BAD_PROTOCOL, why);
 }

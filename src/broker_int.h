@@ -65,7 +65,7 @@ uint64_t	 max_seq(uint64_t a, uint64_t b);
 
 /* broker_connect.c */
 int		 broker_handle_connect(struct client *c, struct packet *p);
-int		 broker_handle_connect_refused(struct client *c, struct packet *p);
+int		 broker_handle_connect_refused(struct client *c, const char *why);
 
 /* broker_publish.c */
 int		 broker_handle_publish(struct client *c, struct packet *p);

@@ -77,7 +77,7 @@ struct key {
 static const struct key keys[] = {
 	{ "listener", "address", KEY_ADDRESSES, 1, CONFIG_MAX_ADDRESSES,
 	    FIELD(addresses) },
-	{ "listener", "port", KEY_NUMBER, 1, 65535, FIELD(port) },
+	{ "listener", "port", KEY_NUMBER, 0, 65535, FIELD(port) },
 	{ "listener", "max_connections", KEY_NUMBER, 1, 1000000,
 	    FIELD(max_connections) },
 	{ "listener", "connect_timeout", KEY_NUMBER, 1, 3600,
@@ -959,7 +959,7 @@ static const struct flag flags[] = {
 	{ 'i', "ip", "ADDRESS", "listener", "address",
 	    "listen on this one IPv4 or IPv6 address" },
 	{ 'p', "port", "PORT", "listener", "port",
-	    "TCP port to listen on, 1-65535" },
+	    "TCP port to listen on, 0-65535 (0: any free port)" },
 	{ 'm', "max_retries", "COUNT", "session", "max_retries",
 	    "resends of an unacknowledged message, 0 = unlimited" },
 	{ 'r', "retry", "SECONDS", "session", "retry_interval",

@@ -312,6 +312,14 @@ enum packet_err	 packet_frame(const uint8_t *buf, size_t len, size_t max_size,
  * carries its own). On success *p holds views into buf and arrays the
  * caller releases with packet_free(); on error nothing needs freeing,
  * *why (if not NULL) points to a static human reason and *p is undefined.
+ *
+ * One exception: PACKET_ERR_PROTOCOL_LEVEL is returned as soon as a
+ * CONNECT's protocol name and level are read (the broker answers it with
+ * CONNACK 0x01, or reason 0x84 in 5.0, whatever follows), and then
+ * p->type, p->u.connect.protocol_name and p->u.connect.level are filled
+ * in so that the broker can log what the client asked for.
+ * Levels other than 3 and 5 (0 before CONNECT) are read with the 3.1.1
+ * rules; a CONNECT is always read with the rules of its own level.
  */
 enum packet_err	 packet_decode(const uint8_t *buf, size_t len, uint8_t level,
 		    struct packet *p, const char **why);
@@ -324,6 +332,13 @@ void		 packet_free(struct packet *p);
 /*
  * Bytes that packet_encode() will write for p at protocol level level,
  * fixed header included; 0 if p cannot be encoded (too large, bad type).
+ * Also 0 for what no receiver may accept: QoS or Will QoS 3, Retain
+ * Handling 3, a SUBSCRIBE, UNSUBSCRIBE, SUBACK or 5.0 UNSUBACK with no
+ * entries, a string over 65535 bytes, an unknown property id or a value
+ * too wide for its property's type. Levels other than 3 and 5 are
+ * written as 3.1.1. A CONNECT is written at p->u.connect.level when that
+ * is 3, 4 or 5 (else at level), with the protocol name that goes with
+ * it; p->u.connect.protocol_name is not read.
  */
 size_t		 packet_encoded_size(const struct packet *p, uint8_t level);
 
@@ -343,5 +358,11 @@ const char	*packet_type_name(enum packet_type type);	/* "PUBLISH" */
 
 /* Bytes needed to encode value as a varint (1..4), 0 if too large. */
 size_t		 packet_varint_size(uint32_t value);
+
+/*
+ * Writes value as a Variable Byte Integer [MQTT-2.2.3] into out, which
+ * has room for 4 bytes. Returns the bytes written (1..4), 0 if too large.
+ */
+size_t		 packet_varint_encode(uint32_t value, uint8_t *out);
 
 #endif /* MQTTD_PACKET_H */

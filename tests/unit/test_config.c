@@ -412,10 +412,10 @@ test_load_string_names_the_given_file(void **state)
 
 	(void)state;
 	config_defaults(&cfg);
-	assert_int_equal(config_load_string(&cfg, "[listener]\nport = 0\n",
+	assert_int_equal(config_load_string(&cfg, "[listener]\nport = 65536\n",
 	    "conf/mqttd.ini", err, sizeof(err)), -1);
 	assert_string_equal(err, "conf/mqttd.ini:2: [listener] port: "
-	    "expected a number from 1 to 65535, got '0'");
+	    "expected a number from 0 to 65535, got '65536'");
 	assert_int_equal(cfg.port, 1883);
 }
 
@@ -490,10 +490,10 @@ test_number_out_of_range_is_an_error(void **state)
 {
 	(void)state;
 	assert_load_error("[listener]\nport = 65536\n",
-	    "2: [listener] port: expected a number from 1 to 65535, "
+	    "2: [listener] port: expected a number from 0 to 65535, "
 	    "got '65536'");
-	assert_load_error("[listener]\nport = 0\n",
-	    "2: [listener] port: expected a number from 1 to 65535, got '0'");
+	assert_load_error("[listener]\nport = 65536\n",
+	    "2: [listener] port: expected a number from 0 to 65535, got '65536'");
 	assert_load_error("[session]\nmax_qos = 3\n",
 	    "2: [session] max_qos: expected a number from 0 to 2, got '3'");
 	assert_load_error("[limits]\nmax_client_id_length = 22\n",
@@ -645,8 +645,8 @@ test_line_that_is_not_ini_is_an_error(void **state)
 	/* The first error is the one reported, whichever kind it is. */
 	assert_load_error("[listener]\n  junk here\nport = 0\n",
 	    "2: expected '[section]' or 'key = value', got 'junk here'");
-	assert_load_error("[listener]\nport = 0\njunk here\n",
-	    "2: [listener] port: expected a number from 1 to 65535, got '0'");
+	assert_load_error("[listener]\nport = 65536\njunk here\n",
+	    "2: [listener] port: expected a number from 0 to 65535, got '65536'");
 }
 
 static void
@@ -727,7 +727,7 @@ test_control_characters_in_values_stay_one_line(void **state)
 	assert_int_equal(config_load_string(&cfg, "[listener]\nport = 1\r2\n",
 	    "t.ini", err, sizeof(err)), -1);
 	assert_string_equal(err, "t.ini:2: [listener] port: expected a number "
-	    "from 1 to 65535, got '1?2'");
+	    "from 0 to 65535, got '1?2'");
 }
 
 /* ===== The command line ===== */
@@ -774,7 +774,7 @@ test_config_flag_with_bad_file_is_an_error(void **state)
 	assert_int_equal(from_args(&cfg, ARGS("-p", "1", "-c", path), err),
 	    CONFIG_ERROR);
 	snprintf(want, sizeof(want), "%s:2: [listener] port: expected a "
-	    "number from 1 to 65535, got 'x'", path);
+	    "number from 0 to 65535, got 'x'", path);
 	assert_string_equal(err, want);
 	unlink(path);
 	assert_int_equal(from_args(&cfg, ARGS("-c", "/nonexistent/m.ini"),
@@ -889,9 +889,9 @@ test_bad_flag_values_are_errors(void **state)
 {
 	(void)state;
 	assert_args_error(ARGS("--port", "x"),
-	    "--port: expected a number from 1 to 65535, got 'x'");
+	    "--port: expected a number from 0 to 65535, got 'x'");
 	assert_args_error(ARGS("-p", "70000"),
-	    "--port: expected a number from 1 to 65535, got '70000'");
+	    "--port: expected a number from 0 to 65535, got '70000'");
 	assert_args_error(ARGS("-i", "example.org"),
 	    "--ip: expected an IPv4 or IPv6 address, got 'example.org'");
 	assert_args_error(ARGS("-i", "::1,127.0.0.1"),
@@ -906,7 +906,7 @@ test_bad_flag_values_are_errors(void **state)
 	    "--verbosity: expected off, error, warn, info, debug or trace, "
 	    "got 'loud'");
 	assert_args_error(ARGS("-p", ""),
-	    "--port: expected a number from 1 to 65535, got ''");
+	    "--port: expected a number from 0 to 65535, got ''");
 }
 
 static void
