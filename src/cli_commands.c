@@ -65,17 +65,34 @@ static void	cli_finish(struct cli *);
 
 /* ===== Output ===== */
 
+/* vsnprintf into a new string (the caller frees); NULL on error. */
+static char *
+format_new(const char *fmt, va_list ap)
+{
+	va_list	 aq;
+	char	*s;
+	int	 n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return NULL;
+	s = xmalloc((size_t)n + 1);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
 void
 cli_printf(struct cli *cli, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*text;
-	int	 n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&text, fmt, ap);
+	text = format_new(fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (text == NULL)
 		return;
 	if (cli->line != NULL)
 		cli_line_print(cli->line, text);
@@ -96,8 +113,7 @@ cli_error(struct cli *cli, const struct cli_cmd *cmd, const char *fmt, ...)
 	char	*text;
 
 	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		text = NULL;
+	text = format_new(fmt, ap);
 	va_end(ap);
 	if (cmd != NULL)
 		cli_printf(cli, "%s: %s (usage: %s%s%s)\n", cmd->name,
@@ -289,7 +305,7 @@ on_subscribed(struct mqtt_client *c, uint16_t id, const uint8_t *granted,
 	if (cli->pending != PENDING_SUBSCRIBE || cli->pending_id != id)
 		return;
 	for (i = 0; i < count && cli->pending_filters[i] != NULL; i++) {
-		if (granted[i] == SUBACK_FAILURE)
+		if (granted[i] == MQTT_CLIENT_SUBACK_FAILURE)
 			cli_printf(cli, "The server refused the subscription "
 			    "to '%s'.\n", cli->pending_filters[i]);
 		else
@@ -900,7 +916,7 @@ cmd_help(struct cli *cli, int argc, char **argv)
 static enum cli_ret
 cmd_quit(struct cli *cli, int argc, char **argv)
 {
-	(void)argc; (void)argv;
+	(void)cli; (void)argc; (void)argv;
 	return CLI_QUIT;
 }
 

@@ -22,6 +22,9 @@
 #include "topic.h"
 #include "xmalloc.h"
 
+/* Most bytes read for a payload: what one PUBLISH can carry, and more. */
+#define MAX_PAYLOAD_READ	((size_t)256 << 20)
+
 /* State of one run of pub or sub. */
 struct oneshot {
 	struct event_base	*base;
@@ -149,7 +152,7 @@ read_all(FILE *f, size_t *lenp)
 	for (;;) {
 		if (len == cap) {
 			cap = cap == 0 ? 65536 : cap * 2;
-			if (cap > MQTT_MAX_REMAINING + (size_t)65536) {
+			if (cap > MAX_PAYLOAD_READ) {
 				free(buf);
 				errno = EFBIG;
 				return NULL;
@@ -202,7 +205,7 @@ sub_subscribed(struct mqtt_client *c, uint16_t id, const uint8_t *granted,
 
 	(void)c; (void)id;
 	for (i = 0; i < count && i < os->nfilters; i++)
-		if (granted[i] == SUBACK_FAILURE) {
+		if (granted[i] == MQTT_CLIENT_SUBACK_FAILURE) {
 			oneshot_fail(os, "the broker refused the subscription "
 			    "to '%s'", os->filters[i]);
 			return;
@@ -249,10 +252,19 @@ number_arg(const char *s, long min, long max, long *out)
 }
 
 static int
-usage_error(const char *mode, const char *fmt, const char *arg)
+usage_error(const char *mode, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One line about a usage mistake; returns the exit status 2. */
+static int
+usage_error(const char *mode, const char *fmt, ...)
 {
+	va_list	 ap;
+
 	fprintf(stderr, "mqtt-cli %s: ", mode);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, " (see mqtt-cli --help)\n");
 	return 2;
 }
@@ -479,7 +491,7 @@ cli_sub_main(int argc, char **argv)
 	struct oneshot	 os;
 	char		 idbuf[64];
 	bool		 id_given = false;
-	long		 v;
+	long		 v = 0;
 	int		 ch, r, status;
 
 	oneshot_init(&os, "sub", idbuf, sizeof(idbuf));

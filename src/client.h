@@ -122,6 +122,9 @@ struct mqtt_client_options {
 	bool		 will_retain;
 };
 
+/* A granted QoS in the subscribed callback that means "refused". */
+#define MQTT_CLIENT_SUBACK_FAILURE	0x80
+
 /* One filter of a SUBSCRIBE. */
 struct mqtt_subscription {
 	const char	*filter;		/* NUL-terminated */
