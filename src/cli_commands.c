@@ -898,9 +898,11 @@ cmd_help(struct cli *cli, int argc, char **argv)
 	size_t			 i;
 
 	if (argc > 1) {
-		if ((cmd = cmd_find(argv[1])) == NULL)
-			return fail(cli, NULL, "no such command; type 'help' "
-			    "for the list of commands");
+		if ((cmd = cmd_find(argv[1])) == NULL) {
+			cli->failed = true;
+			return cli_error(cli, NULL, "help: no such command '%s'; "
+			    "type 'help' for the list of commands", argv[1]);
+		}
 		cli_printf(cli, "usage: %s%s%s\n  %s\n", cmd->name,
 		    *cmd->usage != '\0' ? " " : "", cmd->usage, cmd->help);
 		return CLI_DONE;

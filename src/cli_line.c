@@ -2,7 +2,11 @@
  * cli_line.c: mqtt-cli's line input, on the event loop.
  *
  * With libedit (HAVE_LIBEDIT): readline-compatible callback mode, so
- * the loop keeps running while the user types; history in memory. A line
+ * the loop keeps running while the user types; history in memory. The
+ * handler stays installed from the first prompt to the end: a pause only
+ * hides the prompt and stops reading, and keys typed meanwhile wait in
+ * the terminal (taking the terminal out of libedit's mode and back would
+ * lose a Ctrl-D typed at the wrong moment). A line
  * printed while the user types (an incoming message) first erases the
  * prompt line, then libedit redraws the prompt and the text typed so far.
  *
@@ -47,6 +51,7 @@ struct cli_line {
 	size_t			 len;
 #ifdef HAVE_LIBEDIT
 	bool			 installed;	/* the callback handler */
+	bool			 keys_bound;
 	bool			 got_line;
 	char			*line;		/* from the handler, for the read cb */
 #endif
@@ -122,6 +127,26 @@ edit_handler(char *line)
 	rl_set_prompt("");
 }
 
+/*
+ * Ctrl-D: end of input on an empty line, else delete the character under
+ * the cursor. Bound by hand: libedit's own binding reports an end of
+ * input that its callback mode does not always pass on.
+ */
+static int
+edit_ctrl_d(int count, int key)
+{
+	struct cli_line	*l = edit_line;
+
+	(void)count; (void)key;
+	if (rl_end == 0) {
+		l->got_line = true;
+		free(l->line);
+		l->line = NULL;
+	} else if (rl_point < rl_end)
+		rl_delete_text(rl_point, rl_point + 1);
+	return 0;
+}
+
 static void
 edit_show(struct cli_line *l)
 {
@@ -129,18 +154,13 @@ edit_show(struct cli_line *l)
 	if (!l->installed) {
 		rl_callback_handler_install(l->prompt, edit_handler);
 		l->installed = true;
+		if (!l->keys_bound) {
+			rl_add_defun("mqtt-cli-ctrl-d", edit_ctrl_d, 4);
+			l->keys_bound = true;
+		}
 	} else {
 		rl_set_prompt(l->prompt);
 		rl_forced_update_display();
-	}
-}
-
-static void
-edit_hide(struct cli_line *l)
-{
-	if (l->installed) {
-		rl_callback_handler_remove();
-		l->installed = false;
 	}
 }
 
@@ -153,7 +173,13 @@ edit_read(struct cli_line *l)
 	rl_callback_read_char();
 	if (!l->got_line)
 		return;
-	edit_hide(l);
+	/*
+	 * Removing and installing again empties libedit's line buffer,
+	 * which would otherwise keep the accepted line until the next key.
+	 * The terminal leaves libedit's mode only between these two calls.
+	 */
+	rl_callback_handler_remove();
+	rl_callback_handler_install("", edit_handler);
 	line = l->line;
 	l->line = NULL;
 	l->paused = true;
@@ -293,12 +319,12 @@ cli_line_pause(struct cli_line *l)
 	l->paused = true;
 	event_del(l->ev);
 #ifdef HAVE_LIBEDIT
-	if (l->editing && l->installed) {
+	/*
+	 * libedit stays installed, so the terminal stays in its mode: what
+	 * is typed meanwhile (Ctrl-D included) waits for cli_line_resume().
+	 */
+	if (l->editing && l->installed)
 		rl_set_prompt("");
-		rl_replace_line("", 0);
-		rl_forced_update_display();
-		edit_hide(l);
-	}
 #endif
 	l->prompt_shown = false;
 }

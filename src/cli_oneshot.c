@@ -51,6 +51,7 @@ struct oneshot {
 	bool			 verbose;	/* -v: "TOPIC PAYLOAD" */
 	bool			 no_newline;	/* -N */
 	bool			 exit_after_sub; /* -E */
+	bool			 debug;		/* -d: events on stderr */
 };
 
 static void
@@ -183,7 +184,9 @@ sub_connected(struct mqtt_client *c, bool session_present, void *arg)
 	enum mqtt_client_err		 err;
 	size_t				 i;
 
-	(void)session_present;
+	if (os->debug)
+		fprintf(stderr, "mqtt-cli: connected, session %s\n",
+		    session_present ? "present" : "new");
 	subs = xcalloc(os->nfilters, sizeof(*subs));
 	for (i = 0; i < os->nfilters; i++) {
 		subs[i].filter = os->filters[i];
@@ -210,6 +213,10 @@ sub_subscribed(struct mqtt_client *c, uint16_t id, const uint8_t *granted,
 			    "to '%s'", os->filters[i]);
 			return;
 		}
+	if (os->debug) {
+		fprintf(stderr, "mqtt-cli: subscribed\n");
+		fflush(stderr);
+	}
 	if (os->exit_after_sub)
 		oneshot_finish(os);
 }
@@ -500,7 +507,7 @@ cli_sub_main(int argc, char **argv)
 	opterr = 0;
 	status = -1;
 	while (status == -1 && (ch = getopt_long(argc, argv,
-	    "h:p:i:u:P:k:q:W:t:C:cvNE", sub_options, NULL)) != -1) {
+	    "h:p:i:u:P:k:q:W:t:C:cvNEd", sub_options, NULL)) != -1) {
 		if ((r = common_option(&os, ch, optarg)) == -1)
 			status = 2;
 		if (r != 0) {
@@ -534,10 +541,13 @@ cli_sub_main(int argc, char **argv)
 		case 'E':
 			os.exit_after_sub = true;
 			break;
+		case 'd':
+			os.debug = true;
+			break;
 		case OPT_HELP:
 			printf("usage: mqtt-cli sub [-h HOST] [-p PORT] -t "
 			    "FILTER... [-q QOS] [-C COUNT] [-W SECONDS] [-v] "
-			    "[-N] [-E] [-i ID] [--persistent] [-u USER "
+			    "[-N] [-E] [-d] [-i ID] [--persistent] [-u USER "
 			    "[-P PASSWORD]] [-k KEEPALIVE]\n");
 			status = 0;
 			break;

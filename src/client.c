@@ -335,6 +335,9 @@ send_packet(struct mqtt_client *c, const struct packet *p)
 	struct evbuffer_iovec	 vec;
 	size_t			 size;
 
+	if (c->bev == NULL || (c->state != ST_CONNECTED &&
+	    c->state != ST_CONNACK_WAIT))
+		return MQTT_CLIENT_ERR_STATE;
 	if ((size = packet_encoded_size(p, CLIENT_LEVEL)) == 0)
 		return MQTT_CLIENT_ERR_ARG;
 	if (evbuffer_reserve_space(out, (ev_ssize_t)size, &vec, 1) < 1)
@@ -704,31 +707,33 @@ deliver(struct mqtt_client *c, const struct packet_publish *pub)
 	c->cb.message(c, &msg, c->arg);
 }
 
+/*
+ * The acknowledgement goes out before the message is handed over, so a
+ * user who disconnects inside the message callback has still
+ * acknowledged what it saw (and a persistent session does not get it
+ * again).
+ */
 static void
 handle_publish(struct mqtt_client *c, const struct packet *p)
 {
 	const struct packet_publish	*pub = &p->u.publish;
 
-	enter(c);
 	switch (pub->qos) {
 	case 0:
-		deliver(c, pub);
 		break;
 	case 1:
-		deliver(c, pub);
-		if (!c->dead)
-			send_ack(c, PACKET_PUBACK, pub->packet_id);
+		send_ack(c, PACKET_PUBACK, pub->packet_id);
 		break;
 	default:
+		send_ack(c, PACKET_PUBREC, pub->packet_id);
 		/* Once per packet id until its PUBREL [MQTT-4.3.3-2]. */
-		if (!bit_test(c->qos2_in, pub->packet_id)) {
-			bit_set(&c->qos2_in, pub->packet_id);
-			deliver(c, pub);
-		}
-		if (!c->dead)
-			send_ack(c, PACKET_PUBREC, pub->packet_id);
+		if (bit_test(c->qos2_in, pub->packet_id))
+			return;
+		bit_set(&c->qos2_in, pub->packet_id);
 		break;
 	}
+	enter(c);
+	deliver(c, pub);
 	(void)leave(c);
 }
 
@@ -866,7 +871,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	bool			 freed;
 
 	enter(c);
-	while (c->bev == bev && (len = evbuffer_get_length(in)) > 0) {
+	while (c->bev == bev && (c->state == ST_CONNACK_WAIT ||
+	    c->state == ST_CONNECTED) && (len = evbuffer_get_length(in)) > 0) {
 		peek = len < 5 ? len : 5;
 		buf = evbuffer_pullup(in, (ev_ssize_t)peek);
 		err = packet_frame(buf, peek, CLIENT_MAX_PACKET, &f);
