@@ -217,6 +217,8 @@ broker_client_free(struct client *c, const char *reason, bool will)
 		s->client = NULL;
 		if (s->clean)
 			broker_session_destroy(b, s);
+		else
+			store_session_offline(b->store, s);
 	}
 	if (c->connected)
 		b->stats.clients_connected--;

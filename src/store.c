@@ -57,6 +57,7 @@ extern const size_t	 store_migration_count;
 enum op_type {
 	OP_NOP = 0,
 	OP_SESSION_PUT,
+	OP_SESSION_OFFLINE,
 	OP_SESSION_DEL,
 	OP_SUB_PUT,
 	OP_SUB_DEL,
@@ -77,6 +78,8 @@ static const char *const op_sql[OP_COUNT] = {
 	    "connected_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', "
 	    "'now')) ON CONFLICT (client_id) DO UPDATE SET protocol_level = "
 	    "?2, connected_at = excluded.connected_at",
+	[OP_SESSION_OFFLINE] = "UPDATE sessions SET disconnected_at = "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE client_id = ?1",
 	[OP_SESSION_DEL] = "DELETE FROM sessions WHERE client_id = ?1",
 	[OP_SUB_PUT] = "INSERT INTO subscriptions (client_id, filter, qos) "
 	    "VALUES (?1, ?3, ?2) ON CONFLICT (client_id, filter) DO UPDATE "
@@ -503,16 +506,28 @@ store_session_put(struct store *st, const struct session *s)
 	return b->seq;
 }
 
-uint64_t
-store_session_del(struct store *st, const struct session *s)
+static uint64_t
+store_session_op(struct store *st, enum op_type type, const struct session *s)
 {
 	struct batch	*b;
 
 	pthread_mutex_lock(&st->lock);
-	op_add(st, &b, OP_SESSION_DEL, s);
+	op_add(st, &b, type, s);
 	store_kick(st);
 	pthread_mutex_unlock(&st->lock);
 	return b->seq;
+}
+
+uint64_t
+store_session_offline(struct store *st, const struct session *s)
+{
+	return store_session_op(st, OP_SESSION_OFFLINE, s);
+}
+
+uint64_t
+store_session_del(struct store *st, const struct session *s)
+{
+	return store_session_op(st, OP_SESSION_DEL, s);
 }
 
 static uint64_t

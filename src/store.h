@@ -89,6 +89,8 @@ uint64_t	 store_committed(struct store *st);
 size_t		 store_pending(struct store *st);
 
 uint64_t	 store_session_put(struct store *st, const struct session *s);
+/* The session's client went away (for disconnected_at). */
+uint64_t	 store_session_offline(struct store *st, const struct session *s);
 uint64_t	 store_session_del(struct store *st, const struct session *s);
 uint64_t	 store_sub_put(struct store *st, const struct session *s,
 		    const char *filter, size_t len, uint8_t qos);
