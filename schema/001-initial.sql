@@ -57,6 +57,31 @@ CREATE TABLE retained (
 	topic		TEXT NOT NULL PRIMARY KEY,
 	message_id	INTEGER NOT NULL REFERENCES messages(id)
 ) WITHOUT ROWID;
+CREATE INDEX retained_by_message ON retained(message_id);
+
+-- A body goes with the last delivery or retained row that needs it,
+-- also when a session's deliveries go with the session (ON DELETE CASCADE).
+CREATE TRIGGER deliveries_release_body AFTER DELETE ON deliveries
+WHEN NOT EXISTS (SELECT 1 FROM deliveries WHERE message_id = OLD.message_id)
+    AND NOT EXISTS (SELECT 1 FROM retained WHERE message_id = OLD.message_id)
+BEGIN
+	DELETE FROM messages WHERE id = OLD.message_id;
+END;
+
+CREATE TRIGGER retained_release_body AFTER DELETE ON retained
+WHEN NOT EXISTS (SELECT 1 FROM deliveries WHERE message_id = OLD.message_id)
+    AND NOT EXISTS (SELECT 1 FROM retained WHERE message_id = OLD.message_id)
+BEGIN
+	DELETE FROM messages WHERE id = OLD.message_id;
+END;
+
+CREATE TRIGGER retained_replace_body AFTER UPDATE OF message_id ON retained
+WHEN OLD.message_id <> NEW.message_id
+    AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_id = OLD.message_id)
+    AND NOT EXISTS (SELECT 1 FROM retained WHERE message_id = OLD.message_id)
+BEGIN
+	DELETE FROM messages WHERE id = OLD.message_id;
+END;
 
 -- ===== Views for operators =====
 

@@ -55,6 +55,7 @@ broker_new(const struct config *cfg, const struct broker_io *io,
 	b->retained = retain_new();
 	b->sessions = strmap_new();
 	TAILQ_INIT(&b->clients);
+	TAILQ_INIT(&b->refill);
 	b->limits.max_len = cfg->max_topic_length;
 	b->limits.max_levels = cfg->max_topic_levels;
 	return b;
@@ -167,6 +168,8 @@ broker_session_destroy(struct broker *b, struct session *s)
 
 	for (i = 0; i < s->nsubs; i++)
 		topic_tree_remove(b->subs, s->subs[i].filter, s->subs[i].len, s);
+	if (s->refill_waiting)
+		TAILQ_REMOVE(&b->refill, s, refill_entry);
 	if (!s->clean) {
 		/* Each delivery lets go of its stored message body. */
 		TAILQ_FOREACH(d, &s->inflight, entry)
@@ -214,6 +217,8 @@ broker_client_free(struct client *c, const char *reason, bool will)
 		s->client = NULL;
 		if (s->clean)
 			broker_session_destroy(b, s);
+		else
+			store_session_offline(b->store, s);
 	}
 	if (c->connected)
 		b->stats.clients_connected--;
@@ -337,6 +342,22 @@ broker_shutdown(struct broker *b)
 	while ((c = TAILQ_FIRST(&b->clients)) != NULL)
 		broker_client_end(c, "broker shutting down",
 		    b->cfg->will_on_shutdown);
+}
+
+/* The store committed up to seq: sessions waiting to read their queue go on. */
+void
+broker_store_done(struct broker *b, uint64_t seq)
+{
+	struct session	*s, *next;
+
+	for (s = TAILQ_FIRST(&b->refill); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, refill_entry);
+		if (s->spill_seq > seq)
+			continue;
+		TAILQ_REMOVE(&b->refill, s, refill_entry);
+		s->refill_waiting = false;
+		broker_session_drain(b, s);
+	}
 }
 
 void

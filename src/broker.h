@@ -82,6 +82,9 @@ void		 broker_client_lost(struct client *c, const char *reason);
 /* The connection's output drained: send what waited for room. */
 void		 broker_client_writable(struct client *c);
 
+/* The store committed batches up to seq (read back waiting queues). */
+void		 broker_store_done(struct broker *b, uint64_t seq);
+
 /* Once a second: resend unacknowledged messages (-r, -m). */
 void		 broker_tick(struct broker *b, uint64_t now);
 

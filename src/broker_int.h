@@ -29,6 +29,7 @@ struct client {
 	char			 peer[64];
 };
 TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(session_list, session);
 
 /* One matching session of a publish, merged over its filters. */
 struct route_target {
@@ -45,6 +46,7 @@ struct broker {
 	struct strmap		*sessions;	/* client id -> struct session */
 	struct client_list	 clients;
 	size_t			 nclients;
+	struct session_list	 refill;	/* sessions waiting for a commit to read their queue */
 	struct topic_limits	 limits;
 	uint64_t		 now;		/* monotonic seconds */
 	uint64_t		 route_mark;

@@ -47,6 +47,14 @@ send_publish(struct client *c, const struct message *msg, uint8_t qos,
 	c->broker->stats.msgs_sent++;
 }
 
+/*
+ * Deliveries of a persistent session's queue kept in memory; beyond this
+ * the queue grows on disk only, and is read back in chunks of the same
+ * size when fewer than QUEUE_REFILL_BELOW are left (contract point 8).
+ */
+#define QUEUE_IN_MEMORY		256
+#define QUEUE_REFILL_BELOW	64
+
 static bool
 congested(const struct broker *b, const struct client *c)
 {
@@ -85,6 +93,73 @@ send_new(struct broker *b, struct session *s, struct delivery *d)
 	return seq;
 }
 
+/* Writes d to the end of the on-disk queue and lets go of it in memory. */
+static uint64_t
+spill(struct broker *b, struct session *s, struct delivery *d)
+{
+	struct delivery	*last;
+
+	if (s->backlog == 0) {
+		/* The disk part starts after the last stored one in memory. */
+		s->backlog_after = 0;
+		TAILQ_FOREACH_REVERSE(last, &s->queue, delivery_list, entry) {
+			if (last->store_id != 0) {
+				s->backlog_after = last->store_id;
+				break;
+			}
+		}
+	}
+	s->spill_seq = store_delivery_put(b->store, s, d);
+	s->backlog++;
+	s->backlog_bytes += message_size(d->msg);
+	/* The row keeps its body: the in-memory count is not released. */
+	delivery_free(d);
+	return s->spill_seq;
+}
+
+static void
+refill_one(void *arg, uint64_t id, struct message *msg, uint8_t qos,
+    bool retain)
+{
+	struct session	*s = arg;
+	struct delivery	*d;
+
+	d = delivery_new(msg, qos);
+	message_unref(msg);
+	d->store_id = id;
+	d->retain = retain;
+	session_enqueue(s, d);
+	s->backlog--;
+	s->backlog_bytes -= s->backlog_bytes < message_size(msg) ?
+	    s->backlog_bytes : message_size(msg);
+	s->backlog_after = id;
+}
+
+/* Reads the next part of an on-disk queue, once it is committed. */
+static void
+refill(struct broker *b, struct session *s)
+{
+	int	 n;
+
+	if (s->backlog == 0 || s->nqueued >= QUEUE_REFILL_BELOW ||
+	    s->refill_waiting)
+		return;
+	if (store_committed(b->store) < s->spill_seq) {
+		s->refill_waiting = true;
+		TAILQ_INSERT_TAIL(&b->refill, s, refill_entry);
+		return;
+	}
+	n = store_queue_load(b->store, s->client_id, s->backlog_after,
+	    QUEUE_IN_MEMORY - s->nqueued, refill_one, s);
+	if (n <= 0) {
+		log_warnx("%s: %zu queued messages expected on disk, %s; "
+		    "queue count reset", s->client_id, s->backlog,
+		    n == 0 ? "none found" : "read failed");
+		s->backlog = 0;
+		s->backlog_bytes = 0;
+	}
+}
+
 /* Queues msg for s within its limits; a message beyond them is dropped. */
 static uint64_t
 enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
@@ -94,9 +169,9 @@ enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
 	struct delivery		*d;
 
 	/* max_queued_messages 0 queues nothing; max_queued_bytes 0: no cap */
-	if (s->nqueued >= cfg->max_queued_messages ||
-	    (cfg->max_queued_bytes &&
-	    s->queued_bytes + message_size(msg) > cfg->max_queued_bytes)) {
+	if (s->nqueued + s->backlog >= cfg->max_queued_messages ||
+	    (cfg->max_queued_bytes && s->queued_bytes + s->backlog_bytes +
+	    message_size(msg) > cfg->max_queued_bytes)) {
 		s->dropped++;
 		b->stats.msgs_dropped++;
 		/* One line for the first drop, then one per thousand. */
@@ -110,6 +185,9 @@ enqueue(struct broker *b, struct session *s, struct message *msg, uint8_t qos,
 	d = delivery_new(msg, qos);
 	d->retain = retain;
 	d->hold = hold;
+	if (!s->clean && qos > 0 &&
+	    (s->backlog > 0 || s->nqueued >= QUEUE_IN_MEMORY))
+		return spill(b, s, d);
 	session_enqueue(s, d);
 	if (!s->clean && qos > 0)
 		return store_delivery_put(b->store, s, d);
@@ -133,7 +211,7 @@ broker_deliver(struct broker *b, struct session *s, struct message *msg,
 			return 0;
 		return enqueue(b, s, msg, qos, retain, hold);
 	}
-	if (s->nqueued > 0)
+	if (s->nqueued > 0 || s->backlog > 0)
 		return enqueue(b, s, msg, qos, retain, hold);
 	if (qos == 0) {
 		if (congested(b, c)) {
@@ -159,8 +237,10 @@ broker_session_drain(struct broker *b, struct session *s)
 {
 	struct delivery	*d;
 
-	while (s->client != NULL && (d = TAILQ_FIRST(&s->queue)) != NULL &&
-	    !congested(b, s->client)) {
+	while (s->client != NULL && !congested(b, s->client)) {
+		refill(b, s);
+		if ((d = TAILQ_FIRST(&s->queue)) == NULL)
+			break;
 		if (d->qos > 0 && s->ninflight >= b->cfg->max_inflight)
 			break;
 		session_dequeue(s);

@@ -103,12 +103,26 @@ restore_retained(void *arg, struct message *msg)
 	message_unref(msg);
 }
 
+static void
+restore_backlog(void *arg, const char *client_id, size_t count, size_t bytes)
+{
+	struct broker	*b = arg;
+	struct session	*s;
+
+	if ((s = find_session(b, client_id)) == NULL)
+		return;
+	s->backlog = count;
+	s->backlog_bytes = bytes;
+	s->backlog_after = 0;
+}
+
 static const struct store_restore broker_restore_cb = {
 	.session = restore_session,
 	.subscription = restore_subscription,
 	.delivery = restore_delivery,
 	.incoming = restore_incoming,
 	.retained = restore_retained,
+	.backlog = restore_backlog,
 };
 
 int

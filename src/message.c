@@ -55,5 +55,5 @@ message_unref(struct message *msg)
 size_t
 message_size(const struct message *msg)
 {
-	return sizeof(*msg) + msg->topic_len + 1 + msg->payload_len;
+	return msg->topic_len + msg->payload_len;
 }

@@ -33,7 +33,7 @@ struct message	*message_new(const char *topic, size_t topic_len,
 struct message	*message_ref(struct message *msg);
 void		 message_unref(struct message *msg);
 
-/* Bytes this message costs in memory, for queue limits. */
+/* Bytes of topic and payload, as queue limits count them. */
 size_t		 message_size(const struct message *msg);
 
 #endif /* MQTTD_MESSAGE_H */

@@ -95,6 +95,8 @@ on_store_done(uint64_t seq, bool failed, void *arg)
 
 	if (m->net != NULL)
 		net_store_done(m->net, seq, failed);
+	if (m->broker != NULL)
+		broker_store_done(m->broker, seq);
 }
 
 static int

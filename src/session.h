@@ -66,6 +66,17 @@ struct session {
 	struct delivery_list	 queue;		/* not yet sent, in arrival order */
 	size_t			 nqueued;
 	size_t			 queued_bytes;
+	/*
+	 * A long offline queue stays on disk: backlog deliveries (ids above
+	 * backlog_after, the newest in batch spill_seq) follow the queue
+	 * above and are read back as it drains.
+	 */
+	size_t			 backlog;
+	size_t			 backlog_bytes;
+	uint64_t		 backlog_after;
+	uint64_t		 spill_seq;
+	bool			 refill_waiting;	/* for spill_seq's commit */
+	TAILQ_ENTRY(session)	 refill_entry;
 	uint16_t		 next_packet_id;
 
 	uint16_t		*incoming;	/* QoS 2 ids awaiting PUBREL, sorted */

@@ -15,10 +15,16 @@
  * no-ops where they sit (a message delivered and acknowledged quickly
  * costs no SQL at all).
  *
- * Message bodies are shared: a body row lives while stored deliveries or
- * the retained table refer to it, counted in message->store_refs on the
- * loop's thread. Messages are reference-counted by the loop only, so a
- * batch keeps its references and the loop drops them after the commit.
+ * Message bodies are shared: a body row is written with the first stored
+ * row that refers to it, and the schema's triggers delete it with the
+ * last. message->store_refs counts, on the loop's thread, the stored rows
+ * made from that in-memory message, so that a body inserted and released
+ * within one pending batch is not written either. Messages are
+ * reference-counted by the loop only: a batch keeps its references and
+ * the loop drops them after the commit.
+ *
+ * A second, read-only connection serves the loop's reads of long offline
+ * queues (store_queue_load), which stay on disk until a session drains.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -51,11 +57,11 @@ extern const size_t	 store_migration_count;
 enum op_type {
 	OP_NOP = 0,
 	OP_SESSION_PUT,
+	OP_SESSION_OFFLINE,
 	OP_SESSION_DEL,
 	OP_SUB_PUT,
 	OP_SUB_DEL,
 	OP_MSG_PUT,
-	OP_MSG_DEL,
 	OP_DELIVERY_INSERT,
 	OP_DELIVERY_UPDATE,
 	OP_DELIVERY_DEL,
@@ -72,6 +78,8 @@ static const char *const op_sql[OP_COUNT] = {
 	    "connected_at) VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', "
 	    "'now')) ON CONFLICT (client_id) DO UPDATE SET protocol_level = "
 	    "?2, connected_at = excluded.connected_at",
+	[OP_SESSION_OFFLINE] = "UPDATE sessions SET disconnected_at = "
+	    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE client_id = ?1",
 	[OP_SESSION_DEL] = "DELETE FROM sessions WHERE client_id = ?1",
 	[OP_SUB_PUT] = "INSERT INTO subscriptions (client_id, filter, qos) "
 	    "VALUES (?1, ?3, ?2) ON CONFLICT (client_id, filter) DO UPDATE "
@@ -80,7 +88,6 @@ static const char *const op_sql[OP_COUNT] = {
 	    "filter = ?3",
 	[OP_MSG_PUT] = "INSERT INTO messages (id, topic, payload, qos, retain) "
 	    "VALUES (?4, ?3, ?6, ?2, ?7)",
-	[OP_MSG_DEL] = "DELETE FROM messages WHERE id = ?4",
 	[OP_DELIVERY_INSERT] = "INSERT INTO deliveries (id, client_id, "
 	    "message_id, qos, retain, state, packet_id) VALUES (?4, ?1, ?5, "
 	    "?2, ?7, ?8, ?9)",
@@ -125,6 +132,7 @@ struct batch {
 	uint64_t		 seq;
 	struct op		*ops;
 	size_t			 nops, cap;
+	size_t			 live;		/* ops not turned into OP_NOP */
 	char			*text;
 	size_t			 textlen, textcap;
 	bool			 failed;
@@ -133,7 +141,9 @@ TAILQ_HEAD(batch_list, batch);
 
 struct store {
 	const struct config	*cfg;
-	sqlite3			*db;
+	sqlite3			*db;		/* the writer's */
+	sqlite3			*rdb;		/* the loop's, read-only */
+	sqlite3_stmt		*queue_stmt;	/* on rdb */
 	sqlite3_stmt		*stmts[OP_COUNT];
 	int			 lockfd;
 	char			 lockpath[CONFIG_PATH_MAX + 8];
@@ -324,6 +334,28 @@ max_id(struct store *st, const char *table)
 	return id;
 }
 
+/* The loop's own read-only connection, for offline queues. */
+static int
+store_open_reader(struct store *st, char *err, size_t errlen)
+{
+	static const char sql[] = "SELECT d.id, d.qos, d.retain, m.id, "
+	    "m.topic, m.payload, m.qos, m.retain FROM deliveries d JOIN "
+	    "messages m ON m.id = d.message_id WHERE d.client_id = ?1 AND "
+	    "d.state = 'queued' AND d.id > ?2 ORDER BY d.id LIMIT ?3";
+
+	if (sqlite3_open_v2(st->cfg->db_path, &st->rdb, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->rdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &st->queue_stmt, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open a reader: %s",
+		    st->cfg->db_path, st->rdb ? sqlite3_errmsg(st->rdb) :
+		    "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(st->rdb, 5000);
+	return 0;
+}
+
 static void	*store_writer_main(void *arg);
 static void	 store_wake_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -362,6 +394,8 @@ store_open(const struct config *cfg, struct event_base *base,
 		goto fail;
 	st->next_msg_id = max_id(st, "messages") + 1;
 	st->next_delivery_id = max_id(st, "deliveries") + 1;
+	if (store_open_reader(st, err, errlen) == -1)
+		goto fail;
 
 	if (base != NULL &&
 	    (st->wake = event_new(base, -1, 0, store_wake_cb, st)) == NULL) {
@@ -440,6 +474,7 @@ op_add(struct store *st, struct batch **bp, enum op_type type,
 	memset(op, 0, sizeof(*op));
 	op->type = type;
 	op->prev = SIZE_MAX;
+	b->live++;
 	if (s != NULL) {
 		op->client = batch_text(b, s->client_id, s->client_id_len);
 		op->client_len = s->client_id_len;
@@ -471,16 +506,28 @@ store_session_put(struct store *st, const struct session *s)
 	return b->seq;
 }
 
-uint64_t
-store_session_del(struct store *st, const struct session *s)
+static uint64_t
+store_session_op(struct store *st, enum op_type type, const struct session *s)
 {
 	struct batch	*b;
 
 	pthread_mutex_lock(&st->lock);
-	op_add(st, &b, OP_SESSION_DEL, s);
+	op_add(st, &b, type, s);
 	store_kick(st);
 	pthread_mutex_unlock(&st->lock);
 	return b->seq;
+}
+
+uint64_t
+store_session_offline(struct store *st, const struct session *s)
+{
+	return store_session_op(st, OP_SESSION_OFFLINE, s);
+}
+
+uint64_t
+store_session_del(struct store *st, const struct session *s)
+{
+	return store_session_op(st, OP_SESSION_DEL, s);
 }
 
 static uint64_t
@@ -514,6 +561,15 @@ store_sub_del(struct store *st, const struct session *s, const char *filter,
 	return store_sub_op(st, OP_SUB_DEL, s, filter, len, 0);
 }
 
+/* Turns op i of pending batch b into a no-op (lock held). */
+static void
+op_cancel(struct store *st, struct batch *b, size_t i)
+{
+	b->ops[i].type = OP_NOP;
+	b->live--;
+	st->npending--;
+}
+
 /* True when batch seq is still pending and is the newest (lock held). */
 static bool
 in_current_batch(struct store *st, uint64_t seq)
@@ -544,12 +600,16 @@ msg_ref(struct store *st, struct message *msg)
 	msg->store_op = b->nops - 1;
 }
 
-/* A stored row no longer refers to msg: the last one takes the body. */
+/*
+ * A stored row made from msg is gone. When it was the last: a body still
+ * pending is not written at all; a written one is deleted by the
+ * schema's triggers with that last row.
+ */
 static void
 msg_unref(struct store *st, struct message *msg)
 {
 	struct batch	*b;
-	struct op	*op;
+	size_t		 i;
 
 	if (msg->store_refs == 0 || --msg->store_refs > 0)
 		return;
@@ -557,14 +617,17 @@ msg_unref(struct store *st, struct message *msg)
 		b = TAILQ_LAST(&st->pending, batch_list);
 		if (b->ops[msg->store_op].type == OP_MSG_PUT &&
 		    b->ops[msg->store_op].id == msg->store_id) {
-			b->ops[msg->store_op].type = OP_NOP;
-			st->npending--;
-			msg->store_id = 0;
-			return;
+			/* Nothing written yet: neither the body nor what
+			 * refers to it (a retained row replaced in the same
+			 * batch). */
+			for (i = msg->store_op; i < b->nops; i++) {
+				if (b->ops[i].type != OP_NOP &&
+				    (i == msg->store_op ||
+				    b->ops[i].message_id == msg->store_id))
+					op_cancel(st, b, i);
+			}
 		}
 	}
-	op = op_add(st, &b, OP_MSG_DEL, NULL);
-	op->id = msg->store_id;
 	msg->store_id = 0;
 }
 
@@ -617,10 +680,8 @@ store_delivery_del(struct store *st, const struct session *s,
 	if (d->store_new && in_current_batch(st, d->store_seq)) {
 		/* Inserted and deleted within one batch: write nothing. */
 		b = TAILQ_LAST(&st->pending, batch_list);
-		for (i = d->store_op; i != SIZE_MAX; i = b->ops[i].prev) {
-			b->ops[i].type = OP_NOP;
-			st->npending--;
-		}
+		for (i = d->store_op; i != SIZE_MAX; i = b->ops[i].prev)
+			op_cancel(st, b, i);
 		seq = 0;
 	} else {
 		op = op_add(st, &b, OP_DELIVERY_DEL, s);
@@ -829,7 +890,7 @@ store_writer_main(void *arg)
 
 		pthread_mutex_lock(&st->lock);
 		b->failed = rv == -1;
-		st->npending -= b->nops;
+		st->npending -= b->live;
 		st->committed = b->seq;
 		st->commits++;
 		st->committed_ops += b->nops;
@@ -915,6 +976,9 @@ store_close(struct store *st)
 	store_reap(st);
 	for (i = 0; i < OP_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
+	sqlite3_finalize(st->queue_stmt);
+	if (st->rdb != NULL)
+		sqlite3_close(st->rdb);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("%s: close: %s", st->cfg->db_path,
 		    sqlite3_errmsg(st->db));
@@ -1011,6 +1075,14 @@ restore_deliveries(struct restore_ctx *rc, sqlite3_stmt *stmt)
 }
 
 static void
+restore_backlog(struct restore_ctx *rc, sqlite3_stmt *stmt)
+{
+	rc->cb->backlog(rc->arg, (const char *)sqlite3_column_text(stmt, 0),
+	    (size_t)sqlite3_column_int64(stmt, 1),
+	    (size_t)sqlite3_column_int64(stmt, 2));
+}
+
+static void
 restore_incoming(struct restore_ctx *rc, sqlite3_stmt *stmt)
 {
 	rc->cb->incoming(rc->arg, (const char *)sqlite3_column_text(stmt, 0),
@@ -1029,10 +1101,15 @@ static const struct {
 	{ "retained messages", "SELECT m.id, m.topic, m.payload, m.qos, "
 	    "m.retain FROM retained r JOIN messages m ON m.id = r.message_id",
 	    restore_retained },
+	/* In flight: every one; queued: only counted (contract point 8). */
 	{ "deliveries", "SELECT d.client_id, d.id, d.qos, d.retain, d.state, "
 	    "coalesce(d.packet_id, 0), NULL, m.id, m.topic, m.payload, m.qos, "
 	    "m.retain FROM deliveries d JOIN messages m ON m.id = d.message_id "
-	    "ORDER BY d.id", restore_deliveries },
+	    "WHERE d.state <> 'queued' ORDER BY d.id", restore_deliveries },
+	{ "offline queues", "SELECT d.client_id, count(*), "
+	    "sum(length(m.topic) + length(m.payload)) FROM deliveries d "
+	    "JOIN messages m ON m.id = d.message_id WHERE d.state = 'queued' "
+	    "GROUP BY d.client_id", restore_backlog },
 	{ "incoming QoS 2 ids", "SELECT client_id, packet_id FROM incoming",
 	    restore_incoming },
 };
@@ -1051,7 +1128,7 @@ store_restore(struct store *st, const struct store_restore *cb, void *arg,
 	struct restore_ctx	 rc = { st, cb, arg, strmap_new() };
 	sqlite3_stmt		*stmt = NULL;
 	struct timespec		 t0, t1;
-	size_t			 i, counts[5] = { 0 };
+	size_t			 i, counts[6] = { 0 };
 	int			 r = SQLITE_OK;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1077,9 +1154,51 @@ store_restore(struct store *st, const struct store_restore *cb, void *arg,
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	log_info("storage: restored %zu sessions, %zu subscriptions, %zu "
-	    "retained, %zu deliveries, %zu incoming QoS 2 ids in %.3f s",
-	    counts[0], counts[1], counts[2], counts[3], counts[4],
+	    "retained, %zu in flight, %zu offline queues, %zu incoming QoS 2 "
+	    "ids in %.3f s", counts[0], counts[1], counts[2], counts[3],
+	    counts[4], counts[5],
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
+}
+
+/* ===== Offline queues, read back as sessions drain ===== */
+
+int
+store_queue_load(struct store *st, const char *client_id, uint64_t after_id,
+    size_t limit, store_queue_fn *fn, void *arg)
+{
+	sqlite3_stmt	*stmt = st->queue_stmt;
+	struct message	*msg;
+	int		 rc, n = 0;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_text(stmt, 1, client_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)after_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit) != SQLITE_OK) {
+		log_warnx("storage: cannot read the queue of %s: %s", client_id,
+		    sqlite3_errmsg(st->rdb));
+		return -1;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		msg = message_new((const char *)sqlite3_column_text(stmt, 4),
+		    (size_t)sqlite3_column_bytes(stmt, 4),
+		    sqlite3_column_blob(stmt, 5),
+		    (size_t)sqlite3_column_bytes(stmt, 5),
+		    (uint8_t)sqlite3_column_int(stmt, 6),
+		    sqlite3_column_int(stmt, 7) != 0);
+		msg->store_id = (uint64_t)sqlite3_column_int64(stmt, 3);
+		msg->store_refs = 1;
+		fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), msg,
+		    (uint8_t)sqlite3_column_int(stmt, 1),
+		    sqlite3_column_int(stmt, 2) != 0);
+		n++;
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		log_warnx("storage: cannot read the queue of %s: %s", client_id,
+		    sqlite3_errmsg(st->rdb));
+		return -1;
+	}
+	return n;
 }

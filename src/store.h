@@ -49,6 +49,9 @@ struct store_restore {
 	void	(*incoming)(void *arg, const char *client_id,
 		    uint16_t packet_id);
 	void	(*retained)(void *arg, struct message *msg);
+	/* Queued deliveries stay on disk: only their count and bytes. */
+	void	(*backlog)(void *arg, const char *client_id, size_t count,
+		    size_t bytes);
 };
 
 /*
@@ -67,6 +70,17 @@ void		 store_close(struct store *st);
 int		 store_restore(struct store *st, const struct store_restore *cb,
 		    void *arg, char *err, size_t errlen);
 
+/*
+ * Reads up to limit queued deliveries of client_id with ids above
+ * after_id, oldest first, from what is committed; fn gets each (the
+ * message with one reference, which fn takes). Returns the number read,
+ * or -1 (logged). Runs on the loop's thread: a short indexed read.
+ */
+typedef void	 store_queue_fn(void *arg, uint64_t id, struct message *msg,
+		    uint8_t qos, bool retain);
+int		 store_queue_load(struct store *st, const char *client_id,
+		    uint64_t after_id, size_t limit, store_queue_fn *fn, void *arg);
+
 /* Blocks until every change queued so far is committed (or failed). */
 void		 store_sync(struct store *st);
 
@@ -75,6 +89,8 @@ uint64_t	 store_committed(struct store *st);
 size_t		 store_pending(struct store *st);
 
 uint64_t	 store_session_put(struct store *st, const struct session *s);
+/* The session's client went away (for disconnected_at). */
+uint64_t	 store_session_offline(struct store *st, const struct session *s);
 uint64_t	 store_session_del(struct store *st, const struct session *s);
 uint64_t	 store_sub_put(struct store *st, const struct session *s,
 		    const char *filter, size_t len, uint8_t qos);

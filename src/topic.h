@@ -45,7 +45,7 @@ enum topic_err	 topic_filter_validate(const char *filter, size_t len,
 
 /*
  * If filter is a shared subscription "$share/<group>/<filter>", sets
- * group and group_len, inner and inner_len to its parts and returns true.
+ * *group, *group_len and *inner, *inner_len to its parts and returns true.
  * Does not validate; call topic_filter_validate() first.
  */
 bool		 topic_share_split(const char *filter, size_t len,
