@@ -881,7 +881,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	    "%us.\n", cli->host, cli->port, cli->client_id,
 	    cli->clean ? "clean" : "persistent", cli->keep_alive);
 	if (cli->nsubs == 0)
-		cli_printf(cli, "No subscriptions.\n");
+		cli_printf(cli, "No subscriptions made from this prompt.\n");
 	for (i = 0; i < cli->nsubs; i++)
 		cli_printf(cli, "Subscribed to '%s' at QoS %u.\n", cli->subs[i],
 		    cli->sub_qos[i]);

@@ -201,8 +201,8 @@ edit_read(struct cli_line *l)
 static void
 plain_dispatch(struct cli_line *l)
 {
-	char	*nl;
-	size_t	 n;
+	char	*nl, *line;
+	size_t	 n, used;
 
 	while (!l->paused) {
 		nl = memchr(l->buf, '\n', l->len);
@@ -216,23 +216,16 @@ plain_dispatch(struct cli_line *l)
 			return;
 		}
 		n = nl != NULL ? (size_t)(nl - l->buf) : l->len;
-		l->buf[n] = '\0';
+		used = nl != NULL ? n + 1 : n;
 		if (n > 0 && l->buf[n - 1] == '\r')
-			l->buf[n - 1] = '\0';
+			n--;
+		line = xstrndup(l->buf, n);
+		memmove(l->buf, l->buf + used, l->len - used);
+		l->len -= used;
 		l->prompt_shown = false;
-		/*
-		 * The line is handed over in place: fn may pause us, and the
-		 * bytes after it stay where they are until resumed.
-		 */
-		{
-			char	*line = xstrdup(l->buf);
-
-			n = nl != NULL ? n + 1 : n;
-			memmove(l->buf, l->buf + n, l->len - n);
-			l->len -= n;
-			l->fn(line, l->arg);
-			free(line);
-		}
+		/* fn may pause us: the lines after this one wait in buf. */
+		l->fn(line, l->arg);
+		free(line);
 	}
 }
 

@@ -868,7 +868,6 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	const uint8_t		*buf;
 	size_t			 len, peek;
 	handler_fn		*fn;
-	bool			 freed;
 
 	enter(c);
 	while (c->bev == bev && (c->state == ST_CONNACK_WAIT ||
@@ -903,8 +902,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_drain(in, f.total);
 	}
-	freed = leave(c);
-	(void)freed;
+	(void)leave(c);
 }
 
 /* ===== Subscribing ===== */

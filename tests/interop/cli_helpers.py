@@ -99,6 +99,39 @@ class Subscriber:
         return self.proc.returncode, out, err
 
 
+class Piped:
+    """The interactive mqtt-cli with commands piped in, the pipe kept open
+    until the test has seen what it waits for."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([CLI], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.out = b""
+
+    def send(self, line):
+        self.proc.stdin.write(line + b"\n")
+        self.proc.stdin.flush()
+
+    def expect(self, needle):
+        deadline = time.monotonic() + TIMEOUT
+        fd = self.proc.stdout.fileno()
+        while needle not in self.out:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([fd], [], [], max(left, 0))
+            chunk = os.read(fd, 4096) if r else b""
+            if not chunk:
+                raise AssertionError("waited for %r; mqtt-cli printed:\n%s"
+                                     % (needle, self.out.decode()))
+            self.out += chunk
+
+    def close(self):
+        """Ctrl-D: returns the exit status."""
+        self.proc.stdin.close()
+        self.out += self.proc.stdout.read()
+        return self.proc.wait(TIMEOUT)
+
+
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\r")
 
 
@@ -388,7 +421,9 @@ class InteractiveCases:
                 b"subscribe -q 1 keep/t\n" % port)
         self.assertEqual(r.returncode, 0, r.stdout)
         cli("pub", "-p", str(port), "-q", "1", "-t", "keep/t", "-m", "queued")
-        r = cli(input_bytes=b"connect -u keeper --persistent -p %d\nstatus\n"
-                % port)
-        self.assertIn(b"The server kept the session", r.stdout)
-        self.assertIn(b"['keep/t']: queued", r.stdout)
+        p = Piped()
+        p.send(b"connect -u keeper --persistent -p %d" % port)
+        p.expect(b"The server kept the session")
+        p.expect(b"['keep/t']: queued")
+        self.assertEqual(p.close(), 0)
+        self.assertIn(b"Disconnected.", p.out)
