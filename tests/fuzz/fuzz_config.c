@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (memchr(cfg.addresses[i], '\0',
 			    sizeof(cfg.addresses[i])) == NULL)
 				abort();
-		if (cfg.port == 0 || cfg.max_qos > 2 ||
+		if (cfg.max_qos > 2 ||
 		    cfg.max_packet_size < 16 ||
 		    cfg.max_packet_size > 268435460 ||
 		    cfg.output_high_water < 4096 ||
