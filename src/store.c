@@ -675,6 +675,8 @@ store_retain_put(struct store *st, struct message *msg, struct message *prev)
 	op->name = batch_text(b, msg->topic, msg->topic_len);
 	op->name_len = msg->topic_len;
 	op->message_id = msg->store_id;
+	/* That row names the body, so its insert can no longer be elided. */
+	msg->store_seq = 0;
 	if (prev != NULL)
 		msg_unref(st, prev);
 	store_kick(st);
@@ -814,6 +816,7 @@ store_writer_main(void *arg)
 {
 	struct store	*st = arg;
 	struct batch	*b;
+	size_t		 i, live;
 	int		 rv;
 
 	pthread_mutex_lock(&st->lock);
@@ -826,10 +829,14 @@ store_writer_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 
 		rv = batch_commit(st, b);
+		/* Elided ops (OP_NOP) left npending when they were elided. */
+		for (i = live = 0; i < b->nops; i++)
+			if (b->ops[i].type != OP_NOP)
+				live++;
 
 		pthread_mutex_lock(&st->lock);
 		b->failed = rv == -1;
-		st->npending -= b->nops;
+		st->npending -= live;
 		st->committed = b->seq;
 		st->commits++;
 		st->committed_ops += b->nops;
