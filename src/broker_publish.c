@@ -377,6 +377,17 @@ broker_publish(struct broker *b, struct message *msg, uint64_t hold)
 
 /* ===== Incoming ===== */
 
+/*
+ * Incoming QoS 2 messages a session may leave awaiting PUBREL: as many as
+ * the broker would hold for it the other way (window plus queue), so a
+ * client that pipelines is not cut off but one that never releases is.
+ */
+static size_t
+max_unreleased(const struct config *cfg)
+{
+	return (size_t)cfg->max_inflight + cfg->max_queued_messages;
+}
+
 static bool
 is_sys_topic(const struct mqtt_bytes *topic)
 {
@@ -408,6 +419,14 @@ broker_handle_publish(struct client *c, struct packet *p)
 		/* [MQTT-4.3.3-2] a resent QoS 2 PUBLISH is not routed again */
 		send_ack(c, PACKET_PUBREC, pp->packet_id, 0);
 		return 0;
+	}
+	if (pp->qos == 2 && s->nincoming >= max_unreleased(b->cfg)) {
+		/* A client that never sends PUBREL cannot make the broker
+		 * remember ids without bound. */
+		log_info("%s: more than %zu QoS 2 messages awaiting PUBREL",
+		    s->client_id, max_unreleased(b->cfg));
+		broker_client_end(c, "too many unreleased QoS 2 messages", true);
+		return -1;
 	}
 	if (pp->qos == 2) {
 		/*
