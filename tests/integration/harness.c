@@ -390,7 +390,7 @@ write_mosquitto_conf(struct harness_broker *b, FILE *f)
 }
 
 static int
-write_conf(struct harness_broker *b)
+write_conf(struct harness_broker *b, const char *sync)
 {
 	FILE *f;
 
@@ -402,8 +402,8 @@ write_conf(struct harness_broker *b)
 		write_mosquitto_conf(b, f);
 	else {
 		fprintf(f, "[listener]\naddress = 127.0.0.1\nport = 0\n\n");
-		fprintf(f, "[storage]\npath = %s/mqttd.db\nsync = off\n\n",
-		    b->dir);
+		fprintf(f, "[storage]\npath = %s\nsync = %s\n\n",
+		    b->db_path, sync != NULL ? sync : "off");
 		fprintf(f, "[log]\nlevel = debug\n\n");
 		if (b->extra_ini != NULL)
 			fprintf(f, "%s\n", b->extra_ini);
@@ -523,7 +523,8 @@ launch(struct harness_broker *b, bool restart)
 	argv[i++] = (char *)bin;
 	argv[i++] = "-c";
 	argv[i++] = b->conf_path;
-	if (restart && !b->mosquitto) {
+	/* A broker not started yet picks its port (port = 0). */
+	if (restart && !b->mosquitto && b->port > 0) {
 		snprintf(portbuf, sizeof(portbuf), "%d", b->port);
 		argv[i++] = "-p";
 		argv[i++] = portbuf;
@@ -547,7 +548,21 @@ launch(struct harness_broker *b, bool restart)
 int
 harness_broker_start(struct harness_broker *b, const char *extra_ini)
 {
+	struct harness_opts o = { 0 };
+
+	o.extra_ini = extra_ini;
+	return harness_broker_start_opts(b, &o);
+}
+
+int
+harness_broker_start_opts(struct harness_broker *b,
+    const struct harness_opts *opts)
+{
+	static const struct harness_opts defaults = { 0 };
+	const struct harness_opts *o = opts != NULL ? opts : &defaults;
 	const char *tmp = getenv("TMPDIR");
+	const char *extra_ini = o->extra_ini;
+	char sub[PATH_MAX];
 
 	memset(b, 0, sizeof(*b));
 	b->pid = -1;
@@ -571,12 +586,27 @@ harness_broker_start(struct harness_broker *b, const char *extra_ini)
 	    path_join(b->log_path, sizeof(b->log_path), b->dir,
 	    "broker.log") == -1)
 		return -1;
+	if (o->db_subdir != NULL) {
+		if (path_join(sub, sizeof(sub), b->dir, o->db_subdir) == -1 ||
+		    path_join(b->db_path, sizeof(b->db_path), sub,
+		    "mqttd.db") == -1)
+			return -1;
+		if (mkdir(sub, 0700) == -1) {
+			print_error("harness: mkdir %s: %s\n", sub,
+			    strerror(errno));
+			return -1;
+		}
+	} else if (path_join(b->db_path, sizeof(b->db_path), b->dir,
+	    "mqttd.db") == -1)
+		return -1;
 	b->log_fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND |
 	    O_CLOEXEC, 0644);
 	if (b->mosquitto && (b->port = free_port()) == -1)
 		return -1;
-	if (write_conf(b) == -1)
+	if (write_conf(b, o->sync) == -1)
 		return -1;
+	if (o->no_launch)
+		return 0;
 	return launch(b, false);
 }
 
@@ -642,6 +672,105 @@ harness_broker_stop(struct harness_broker *b)
 		return -1;
 	}
 	return 0;
+}
+
+int
+harness_run_mqttd_once(const char *conf_path, char *out, size_t outlen,
+    int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms;
+	const char *bin = getenv("MQTTD_BIN");
+	struct pollfd pfd;
+	size_t len = 0;
+	char buf[4096];
+	int fds[2], status = 0, left;
+	bool ready = false, eof = false;
+	ssize_t n;
+	pid_t pid;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (bin == NULL) {
+		print_error("harness: MQTTD_BIN is not set\n");
+		return -1;
+	}
+	if (pipe(fds) == -1)
+		return -1;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		dup2(fds[1], STDERR_FILENO);
+		dup2(fds[1], STDOUT_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execl(bin, bin, "-c", conf_path, (char *)NULL);
+		fprintf(stderr, "harness: exec %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	live_add(pid);
+	while (!eof && !ready && (left = (int)(deadline - now_ms())) > 0) {
+		pfd.fd = fds[0];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fds[0], buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			eof = true;
+			break;
+		}
+		if (len + 1 < outlen) {
+			if ((size_t)n > outlen - 1 - len)
+				n = (ssize_t)(outlen - 1 - len);
+			memcpy(out + len, buf, (size_t)n);
+			len += (size_t)n;
+			out[len] = '\0';
+		}
+		if (outlen > 0 && strstr(out, "listening on ") != NULL)
+			ready = true;
+	}
+	close(fds[0]);
+	if (!eof) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		live_remove(pid);
+		return -1;
+	}
+	/* EOF: the process is exiting (or closed its output: wait anyway). */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	live_remove(pid);
+	return status;
+}
+
+int
+harness_run_cmd(const char *const argv[], bool verbose)
+{
+	int status, fd;
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if (!verbose && (fd = open("/dev/null", O_WRONLY)) != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 void
@@ -1131,6 +1260,27 @@ publish_fields(const struct tpacket *p, const uint8_t **topic,
 	*payload = p->body + off;
 	*payload_len = p->len - off;
 	return 0;
+}
+
+int
+tpacket_publish(const struct tpacket *p, struct tpublish *pub)
+{
+	memset(pub, 0, sizeof(*pub));
+	if (p->type != MQTT_PUBLISH || publish_fields(p, &pub->topic,
+	    &pub->topic_len, &pub->id, &pub->payload, &pub->payload_len) == -1)
+		return -1;
+	pub->qos = (p->flags >> 1) & 3;
+	pub->dup = (p->flags & 0x08) != 0;
+	pub->retain = (p->flags & 0x01) != 0;
+	return 0;
+}
+
+int
+tpacket_ack_id(const struct tpacket *p)
+{
+	if (p->len != 2)
+		return -1;
+	return get_u16(p->body);
 }
 
 void

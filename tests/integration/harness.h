@@ -47,6 +47,7 @@
 struct harness_broker {
 	char		 dir[PATH_MAX];		/* temporary directory, removed at cleanup */
 	char		 conf_path[PATH_MAX];
+	char		 db_path[PATH_MAX];	/* mqttd's [storage] path */
 	char		 log_path[PATH_MAX];	/* everything the broker wrote to stderr */
 	char		*extra_ini;		/* kept for the mosquitto translation */
 	bool		 mosquitto;		/* MQTTD_TEST_BROKER=mosquitto */
@@ -87,6 +88,27 @@ void		 harness_mqttd_only(const char *why);
 int		 harness_broker_start(struct harness_broker *b,
 		    const char *extra_ini);
 
+/* What harness_broker_start_opts() may change; zero means the defaults. */
+struct harness_opts {
+	const char	*extra_ini;	/* as for harness_broker_start() */
+	const char	*sync;		/* [storage] sync; NULL: "off" */
+	/*
+	 * NULL: the database is <dir>/mqttd.db. Otherwise the directory
+	 * <dir>/<db_subdir> is created and the database is
+	 * <dir>/<db_subdir>/mqttd.db (a test may mount a file system there).
+	 */
+	const char	*db_subdir;
+	/*
+	 * Only create the directory and write the configuration; the first
+	 * harness_broker_restart() starts the broker (on a port it picks).
+	 */
+	bool		 no_launch;
+};
+
+/* harness_broker_start() with options; o may be NULL. */
+int		 harness_broker_start_opts(struct harness_broker *b,
+		    const struct harness_opts *o);
+
 /*
  * Sends sig, then waits up to 10 s for the broker to exit. Returns the
  * wait status, or -1 if it did not exit (it is then SIGKILLed).
@@ -98,6 +120,23 @@ int		 harness_broker_stop(struct harness_broker *b);
 
 /* Starts the broker again on the same port, configuration and database. */
 int		 harness_broker_restart(struct harness_broker *b);
+
+/*
+ * Runs mqttd once more with conf_path (another configuration, or b's),
+ * for a start-up that is expected to fail: what it writes to stdout and
+ * stderr goes to out (NUL-terminated, cut to outlen). Waits up to
+ * timeout_ms for it to exit and returns its wait status; returns -1 if it
+ * got ready instead or did not exit in time (it is then killed).
+ */
+int		 harness_run_mqttd_once(const char *conf_path, char *out,
+		    size_t outlen, int timeout_ms);
+
+/*
+ * Runs argv[0] (searched in PATH) with argv, stdout and stderr to
+ * /dev/null unless verbose. Returns the exit status, or -1 if it could
+ * not run or was killed.
+ */
+int		 harness_run_cmd(const char *const argv[], bool verbose);
 
 /* Kills a broker still running and removes the temporary directory. */
 void		 harness_broker_cleanup(struct harness_broker *b);
@@ -204,6 +243,21 @@ int		 tclient_disconnect(struct tclient *c);
 enum tread	 tclient_read_packet(struct tclient *c, struct tpacket *p,
 		    int timeout_ms);
 void		 tpacket_free(struct tpacket *p);
+/* The fields of a received PUBLISH; topic and payload point into its body. */
+struct tpublish {
+	int		 qos;
+	bool		 dup;
+	bool		 retain;
+	uint16_t	 id;			/* 0 for QoS 0 */
+	const uint8_t	*topic;
+	size_t		 topic_len;
+	const uint8_t	*payload;
+	size_t		 payload_len;
+};
+/* Splits a PUBLISH; -1 if p is not one or is too short. */
+int		 tpacket_publish(const struct tpacket *p, struct tpublish *pub);
+/* The packet id of a PUBACK, PUBREC, PUBREL or PUBCOMP; -1 if malformed. */
+int		 tpacket_ack_id(const struct tpacket *p);
 /* "PUBLISH qos=1 dup=0 retain=0 id=3 topic='a' payload='x'", for messages. */
 void		 tpacket_describe(const struct tpacket *p, char *buf, size_t len);
 
@@ -244,5 +298,24 @@ void		 tclient_pub(struct tclient *c, const char *topic,
 void		 tclient_ack_received(struct tclient *c, int qos, uint16_t id);
 /* Sends DISCONNECT, waits for the broker to close, closes the socket. */
 void		 tclient_bye(struct tclient *c);
+
+/* ===== The database, read from outside (harness_db.c; links sqlite3) ===== */
+
+struct harness_db;
+
+/*
+ * Opens path read-only (the broker may be running: WAL lets a reader in)
+ * or, when rw, read-write (the broker must be stopped). Fails the test if
+ * it cannot. Close with harness_db_close().
+ */
+struct harness_db *harness_db_open(const char *path, bool rw);
+void		 harness_db_close(struct harness_db *db);
+/* The first column of the first row of sql as an integer; fails the test
+ * on an error or when there is no row. */
+long long	 harness_db_long(struct harness_db *db, const char *sql);
+/* Runs sql (any number of statements); fails the test on an error. */
+void		 harness_db_exec(struct harness_db *db, const char *sql);
+/* Opens path read-only, returns harness_db_long(sql), closes. */
+long long	 harness_db_query(const char *path, const char *sql);
 
 #endif /* MQTTD_TEST_HARNESS_H */
