@@ -40,6 +40,20 @@ static handler_fn	*const handlers[16] = {
 static int	broker_handle_pingreq(struct client *c, struct packet *p);
 static int	broker_handle_disconnect(struct client *c, struct packet *p);
 
+/* An incoming QoS 2 id did not reach the disk: forget it here too. */
+static void
+broker_lost_incoming(void *arg, const char *client_id, size_t len,
+    uint16_t packet_id)
+{
+	struct broker	*b = arg;
+	struct session	*s;
+
+	if ((s = strmap_get(b->sessions, client_id, len)) != NULL &&
+	    session_incoming_del(s, packet_id))
+		log_warnx("%s: QoS 2 packet id %u forgotten: its commit failed",
+		    s->client_id, packet_id);
+}
+
 struct broker *
 broker_new(const struct config *cfg, const struct broker_io *io,
     struct store *st)
@@ -58,6 +72,7 @@ broker_new(const struct config *cfg, const struct broker_io *io,
 	TAILQ_INIT(&b->refill);
 	b->limits.max_len = cfg->max_topic_length;
 	b->limits.max_levels = cfg->max_topic_levels;
+	store_on_lost_incoming(st, broker_lost_incoming, b);
 	return b;
 }
 
@@ -81,6 +96,7 @@ broker_free(struct broker *b)
 
 	if (b == NULL)
 		return;
+	store_on_lost_incoming(b->store, NULL, NULL);
 	while ((c = TAILQ_FIRST(&b->clients)) != NULL)
 		broker_client_end(c, "broker freed", false);
 	strmap_foreach(b->sessions, broker_free_session_cb, b);
@@ -293,7 +309,10 @@ broker_client_packet(struct client *c, const uint8_t *buf, size_t len)
 		broker_client_end(c, "protocol violation", true);
 		return -1;
 	}
+	/* One packet's changes commit together (DESIGN.md, contract 2). */
+	store_unit_begin(c->broker->store);
 	rv = fn(c, &p);
+	store_unit_end(c->broker->store);
 	packet_free(&p);
 	return rv;
 }

@@ -123,13 +123,7 @@ mqttd_start(struct mqttd *m)
 		log_errorx("%s", err);
 		return -1;
 	}
-	if ((m->net = net_new(m->base, &m->cfg, err, sizeof(err))) == NULL) {
-		log_errorx("%s", err);
-		return -1;
-	}
-	net_set_broker(m->net, m->broker, m->store);
-	broker_tick(m->broker, monotonic_seconds());
-
+	/* Signals are handled before "listening on" tells anyone we are up. */
 	m->tick = event_new(m->base, -1, EV_PERSIST, on_tick, m);
 	m->sigint = evsignal_new(m->base, SIGINT, on_stop_signal, m);
 	m->sigterm = evsignal_new(m->base, SIGTERM, on_stop_signal, m);
@@ -142,6 +136,13 @@ mqttd_start(struct mqttd *m)
 		log_errorx("cannot set up timers and signal handlers");
 		return -1;
 	}
+	if ((m->net = net_new(m->base, &m->cfg, err, sizeof(err))) == NULL) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	net_set_broker(m->net, m->broker, m->store);
+	broker_tick(m->broker, monotonic_seconds());
+
 	return 0;
 }
 

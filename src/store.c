@@ -159,6 +159,10 @@ struct store {
 	uint64_t		 committed;	/* highest seq finished */
 	size_t			 npending;	/* ops in pending batches */
 	bool			 stopping;
+	unsigned		 unit;		/* loop is adding one packet's changes */
+	size_t			 unit_ops;	/* changes added in this unit */
+	store_incoming_fn	*lost_fn;	/* an incoming id that did not commit */
+	void			*lost_arg;
 
 	struct event		*wake;		/* writer -> loop */
 	store_done_fn		*done_fn;
@@ -434,7 +438,9 @@ batch_current(struct store *st)
 {
 	struct batch	*b = TAILQ_LAST(&st->pending, batch_list);
 
-	if (b == NULL || b->nops >= st->cfg->max_batch) {
+	/* A unit's changes stay in one batch, even past max_batch. */
+	if (b == NULL || (b->nops >= st->cfg->max_batch &&
+	    (st->unit == 0 || st->unit_ops == 0))) {
 		b = xcalloc(1, sizeof(*b));
 		b->seq = st->next_seq++;
 		TAILQ_INSERT_TAIL(&st->pending, b, entry);
@@ -471,6 +477,7 @@ op_add(struct store *st, struct batch **bp, enum op_type type,
 		b->ops = xreallocarray(b->ops, b->cap, sizeof(*b->ops));
 	}
 	op = &b->ops[b->nops++];
+	st->unit_ops++;
 	memset(op, 0, sizeof(*op));
 	op->type = type;
 	op->prev = SIZE_MAX;
@@ -759,6 +766,54 @@ store_retain_del(struct store *st, struct message *prev)
 	return b->seq;
 }
 
+/*
+ * The changes made between store_unit_begin() and store_unit_end() (one
+ * packet's) go into one batch, so they commit or fail together: a QoS 2
+ * "pubrec_sent" row never commits without the deliveries it routed
+ * (contract 2).
+ */
+void
+store_unit_begin(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	if (st->unit++ == 0)
+		st->unit_ops = 0;
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+store_unit_end(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	if (--st->unit == 0)
+		store_kick(st);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+store_on_lost_incoming(struct store *st, store_incoming_fn *fn, void *arg)
+{
+	st->lost_fn = fn;
+	st->lost_arg = arg;
+}
+
+/*
+ * A batch failed: the incoming QoS 2 ids it would have recorded are not
+ * on disk, so memory must forget them too, or a resent PUBLISH would be
+ * answered as a known duplicate and never routed (contract 7).
+ */
+static void
+batch_report_lost(struct store *st, const struct batch *b)
+{
+	size_t	 i;
+
+	for (i = 0; st->lost_fn != NULL && i < b->nops; i++) {
+		if (b->ops[i].type == OP_INCOMING_PUT)
+			st->lost_fn(st->lost_arg, b->text + b->ops[i].client,
+			    b->ops[i].client_len, b->ops[i].packet_id);
+	}
+}
+
 uint64_t
 store_committed(struct store *st)
 {
@@ -879,7 +934,10 @@ store_writer_main(void *arg)
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&st->pending) && !st->stopping)
+		/* The newest batch is not taken while a unit is filling it. */
+		while ((TAILQ_EMPTY(&st->pending) || (st->unit > 0 &&
+		    TAILQ_FIRST(&st->pending) == TAILQ_LAST(&st->pending,
+		    batch_list))) && !st->stopping)
 			pthread_cond_wait(&st->work, &st->lock);
 		if ((b = TAILQ_FIRST(&st->pending)) == NULL)
 			break;		/* stopping, and nothing left */
@@ -922,6 +980,7 @@ store_reap(struct store *st)
 			if (ok != 0 && st->done_fn != NULL)
 				st->done_fn(ok, false, st->done_arg);
 			ok = 0;
+			batch_report_lost(st, b);
 			if (st->done_fn != NULL)
 				st->done_fn(b->seq, true, st->done_arg);
 		} else

@@ -81,6 +81,22 @@ typedef void	 store_queue_fn(void *arg, uint64_t id, struct message *msg,
 int		 store_queue_load(struct store *st, const char *client_id,
 		    uint64_t after_id, size_t limit, store_queue_fn *fn, void *arg);
 
+/*
+ * Brackets the changes of one packet so that they commit, or fail,
+ * together. Units may nest; the writer waits for the outermost end.
+ */
+void		 store_unit_begin(struct store *st);
+void		 store_unit_end(struct store *st);
+
+/*
+ * fn is called (loop thread) for every incoming QoS 2 id whose batch
+ * failed to commit, so that memory does not keep what the disk lost.
+ */
+typedef void	 store_incoming_fn(void *arg, const char *client_id,
+		    size_t len, uint16_t packet_id);
+void		 store_on_lost_incoming(struct store *st, store_incoming_fn *fn,
+		    void *arg);
+
 /* Blocks until every change queued so far is committed (or failed). */
 void		 store_sync(struct store *st);
 

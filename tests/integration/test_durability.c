@@ -709,7 +709,7 @@ static void
 test_durability_transient_traffic_makes_no_sql(void **state)
 {
 	struct harness_broker *b = *state;
-	struct tclient *online, *offline, *sub, *pub;
+	struct tclient *online, *offline, *sub, *pub, *barrier;
 	struct harness_db *db;
 	long long before;
 	char payload[32];
@@ -729,9 +729,15 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 	tclient_bye(pub);			/* a stored session... */
 	pub = connect_sp(b, "d17-clean-pub", true, 0);	/* ...discarded */
 	tclient_sync(pub);
-	/* Every change so far is committed once each answer came; the
-	 * discarded session's is once a persistent client's answer did. */
+	/*
+	 * Every change so far is committed once each answer came; the
+	 * discarded session's, and the disconnect times the persistent
+	 * clients' goodbyes record, once a later persistent client's
+	 * CONNACK (held for its own, later commit) did. That client stays
+	 * connected through the burst, so its goodbye comes after.
+	 */
 	tclient_bye(connect_sp(b, "d17-barrier", false, 0));
+	barrier = connect_sp(b, "d17-barrier2", false, 0);
 
 	db = harness_db_open(b->db_path, false);
 	before = harness_db_long(db, "PRAGMA data_version");
@@ -771,6 +777,7 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 	    "WHERE client_id LIKE 'd17-clean%'"), 0);
 	harness_db_close(db);
 	tclient_bye(online);
+	tclient_bye(barrier);
 }
 
 #define DURABLE(f) \
