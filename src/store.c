@@ -25,6 +25,22 @@
  *
  * A second, read-only connection serves the loop's reads of long offline
  * queues (store_queue_load), which stay on disk until a session drains.
+ *
+ * Cases the durability contract does not spell out, decided by "what did
+ * the client see?" (each has a test in tests/integration/test_durability.c,
+ * test_crash_random.c or test_storage_failures.c):
+ *  - One packet's changes commit together (store_unit_begin/end): a QoS 2
+ *    "pubrec_sent" row never commits without the deliveries it routed,
+ *    or a crash between two commits would turn the publisher's resend
+ *    into a known duplicate that nobody receives.
+ *  - A PUBLISH to a persistent session leaves only after its delivery row
+ *    ("publish_sent", packet id) commits, so after a crash it is resent
+ *    with the same packet id and DUP, never as a new message.
+ *  - When a batch fails, the incoming QoS 2 ids it held are forgotten in
+ *    memory too: the publisher, never having seen PUBREC, resends, and the
+ *    resend is routed rather than answered as a duplicate.
+ *  - A session's queue past what memory keeps is written to disk only and
+ *    read back, in order, once the rows are committed.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
