@@ -264,6 +264,7 @@ broker_client_lost(struct client *c, const char *reason)
 int
 broker_client_packet(struct client *c, const uint8_t *buf, size_t len)
 {
+	struct store	*st = c->broker->store;
 	struct packet	 p;
 	const char	*why = NULL;
 	enum packet_err	 err;
@@ -310,9 +311,9 @@ broker_client_packet(struct client *c, const uint8_t *buf, size_t len)
 		return -1;
 	}
 	/* One packet's changes commit together (DESIGN.md, contract 2). */
-	store_unit_begin(c->broker->store);
-	rv = fn(c, &p);
-	store_unit_end(c->broker->store);
+	store_unit_begin(st);
+	rv = fn(c, &p);		/* may free c */
+	store_unit_end(st);
 	packet_free(&p);
 	return rv;
 }
