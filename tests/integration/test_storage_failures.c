@@ -358,7 +358,7 @@ test_storage_disk_full_withholds_ack_and_keeps_committed(void **state)
 
 	(void)state;
 	prepare_mounted();
-	if (run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", M.mnt) != 0) {
+	if (run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", M.mnt) != 0) {
 		M.mnt[0] = '\0';
 		skip_because("mount -t tmpfs is not permitted here");
 	}
