@@ -371,6 +371,9 @@ publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 		}
 	}
 	b->nsubs = nsubs_online;
+	b->lag_sub = NULL;
+	for (i = 0; i < nsubs_online; i++)
+		r->subs[i]->received0 = r->subs[i]->received;
 	b->t_start = now_ns();
 	r->deadline = count == 0 ? b->t_start +
 	    (uint64_t)(r->o->duration * 1e9) : 0;
@@ -397,7 +400,7 @@ scenario_throughput(struct run *r)
 	double		 cpu0, cpu1, self0, self1, tp, td, bcpu;
 	int		 ok, rc = 0;
 
-	r->subs = make_clients(r, ROLE_SUB, o->subs, true);
+	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs, true);
 	r->pubs = b->pubs = make_clients(r, ROLE_PUB, o->pubs, true);
 	if (connect_all(r, r->subs, o->subs) == -1 ||
 	    connect_all(r, r->pubs, o->pubs) == -1)
@@ -555,7 +558,7 @@ fill_offline_queues(struct run *r, double *puback_s, double *cpu)
 	struct options	*o = r->o;
 	double		 cpu0;
 
-	r->subs = make_clients(r, ROLE_SUB, o->subs, false);
+	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs, false);
 	r->pubs = b->pubs = make_clients(r, ROLE_PUB, o->pubs, true);
 	if (connect_all(r, r->subs, o->subs) == -1)
 		return -1;
@@ -743,7 +746,7 @@ scenario_recovery(struct run *r)
 	uint64_t	 t0;
 	unsigned	 no_session = 0;
 	int		 newpid = 0, ok, rc = 0;
-	char		 id[48];
+	char		 id[48], all_text[32];
 
 	if (o->broker_pid <= 0) {
 		fprintf(stderr, "mqttd-bench: recovery needs --broker-pid\n");
@@ -790,6 +793,10 @@ scenario_recovery(struct run *r)
 	tally(r, &t);
 	if (t.lost > 0 || b->n_failed > 0 || (o->qos == 2 && t.dup > 0))
 		rc = 1;
+	if (t.lost == 0 && ok == 0)
+		snprintf(all_text, sizeof(all_text), "%.3f", all_s);
+	else
+		snprintf(all_text, sizeof(all_text), "NA");
 
 	printf("recovery: %llu msgs stored for %u offline sessions "
 	    "(PUBACK %.0f msg/s); after kill -9 and restart: accepting in "
@@ -801,10 +808,10 @@ scenario_recovery(struct run *r)
 	    ok == 0 ? "" : " [stalled]");
 	printf("scenario=recovery qos=%d pubs=%u subs=%u payload=%zu "
 	    "count=%llu puback_rate=%.0f restart_accept_s=%.3f "
-	    "restart_all_delivered_s=%.3f delivered=%llu lost=%llu dup=%llu "
+	    "restart_all_delivered_s=%s delivered=%llu lost=%llu dup=%llu "
 	    "no_session=%u stalled=%d new_broker_pid=%d", o->qos, o->pubs,
 	    o->subs, o->payload, (unsigned long long)o->count,
-	    rate(o->count, pub_s), accept_s, all_s,
+	    rate(o->count, pub_s), accept_s, all_text,
 	    (unsigned long long)b->delivered, (unsigned long long)t.lost,
 	    (unsigned long long)t.dup, no_session, ok != 0, newpid);
 	print_cpu("broker_cpu", newpid > 0 ? cpu_delta(cpu0,
@@ -851,8 +858,8 @@ usage(void)
 "                         to PREFIX/+; single: all use PREFIX/all (each)\n"
 "      --prefix STR       topic prefix (bench/PID)\n"
 "      --qos0-buffer B    QoS 0: bytes a publisher may have unsent (65536)\n"
-"      --max-lag N        publishers pause while subscribers are more than\n"
-"                         N messages per publisher behind; 0: never (1000)\n"
+"      --max-lag N        publishers pause while a subscriber is N messages\n"
+"                         behind; 0: never (1000)\n"
 "  -c, --conns N          connect: connections (1000)\n"
 "      --parallel N       connect: connection attempts at once (100)\n"
 "      --hold SEC         connect: hold before reading RSS (1)\n"

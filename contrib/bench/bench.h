@@ -120,6 +120,7 @@ struct client {
 
 	/* Subscriber. */
 	uint64_t		 received;	/* every PUBLISH counted once */
+	uint64_t		 received0;	/* received when publishing began */
 	uint64_t		 foreign;	/* payloads that were not ours */
 	struct seqmap		*seen;		/* owned; one per publisher */
 	uint8_t			*qos2_held;	/* owned; PUBREC sent, no PUBREL yet */
@@ -169,8 +170,9 @@ struct bench {
 
 	/* Run state. */
 	struct client		**pubs;		/* npubs of them */
+	struct client		**subs;		/* nsubs of them */
 	bool			 publishing;
-	bool			 lag_blocked;	/* a publisher waits for deliveries */
+	struct client		*lag_sub;	/* publishers wait for this one */
 	uint64_t		 delivered0;	/* delivered when publishing began */
 	bool			 record_latency;
 	uint64_t		 t_start;	/* ns, start of measurement */

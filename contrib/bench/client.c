@@ -349,35 +349,64 @@ client_publish_one(struct client *c)
 }
 
 /*
+ * How many more messages the publishers may send before some subscriber
+ * is max_lag messages behind (every subscriber gets every message);
+ * UINT64_MAX without that bound. Without it a broker that takes messages
+ * faster than it delivers them queues without end, and the latency
+ * measured is the length of its queue. When the answer is 0, the
+ * slowest subscriber is remembered: its next read wakes the publishers.
+ */
+static uint64_t
+client_lag_room(struct bench *b)
+{
+	struct client	*slow = NULL;
+	uint64_t	 least = UINT64_MAX, got;
+	unsigned	 i;
+
+	if (b->max_lag == 0 || b->nsubs == 0 || b->subs == NULL)
+		return UINT64_MAX;
+	for (i = 0; i < b->nsubs; i++) {
+		got = b->subs[i]->received - b->subs[i]->received0;
+		if (got < least) {
+			least = got;
+			slow = b->subs[i];
+		}
+	}
+	if (b->sent >= least + b->max_lag) {
+		b->lag_sub = slow;
+		return 0;
+	}
+	return least + b->max_lag - b->sent;
+}
+
+/*
  * Publishes while the publisher may: under its limit, with fewer than
  * window messages unacknowledged (QoS 1/2) or fewer than qos0_buffer
- * bytes unsent (QoS 0), and, with max_lag set, while the subscribers are
- * on average fewer than max_lag messages per publisher behind. Without
- * that last bound a broker that takes messages faster than it delivers
- * them queues without end, and the latency measured is the queue's.
+ * bytes unsent (QoS 0), and while no subscriber is max_lag behind.
  */
 void
 client_pub_fill(struct client *c)
 {
 	struct bench	*b = c->b;
 	struct evbuffer	*out;
-	uint64_t	 cap = b->max_lag * b->npubs * b->nsubs;
+	uint64_t	 room;
 
 	if (c->state != CS_READY || !b->publishing || c->bev == NULL)
 		return;
 	out = bufferevent_get_output(c->bev);
+	room = client_lag_room(b);
 	while (c->limit == 0 || c->sent < c->limit) {
 		if (b->qos == 0) {
 			if (evbuffer_get_length(out) >= b->qos0_buffer)
 				break;
 		} else if (c->inflight >= b->window)
 			break;
-		if (cap > 0 && b->sent * b->nsubs -
-		    (b->delivered - b->delivered0) >= cap) {
-			b->lag_blocked = true;
-			break;
+		if (room == 0) {
+			if ((room = client_lag_room(b)) == 0)
+				break;
 		}
 		client_publish_one(c);
+		room--;
 	}
 	client_pub_check_done(c);
 }
@@ -606,11 +635,11 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->role == ROLE_PUB && c->bev == bev)
 		client_pub_fill(c);
-	else if (c->role == ROLE_SUB && c->b->lag_blocked) {
+	else if (c->b->lag_sub == c) {
 		struct bench	*b = c->b;
 		unsigned	 i;
 
-		b->lag_blocked = false;
+		b->lag_sub = NULL;
 		for (i = 0; i < b->npubs; i++)
 			client_pub_fill(b->pubs[i]);
 	}
