@@ -88,7 +88,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 # ===== Brokers =====
 
-# mqttd_ini DIR SYNC QUEUED: the configuration of one mqttd run.
+# mqttd_ini DIR SYNC: the configuration of one mqttd run.
 mqttd_ini() {
 	cat <<EOF
 [listener]
@@ -108,7 +108,7 @@ level = info
 EOF
 }
 
-# mosquitto_conf DIR PORT QUEUED: the configuration of one mosquitto run.
+# mosquitto_conf DIR PORT: the configuration of one mosquitto run.
 mosquitto_conf() {
 	cat <<EOF
 listener $2 127.0.0.1
@@ -135,12 +135,12 @@ wait_port() {
 	return 1
 }
 
-# start_mqttd SYNC QUEUED: sets broker_pid, broker_port, broker_log,
+# start_mqttd SYNC: sets broker_pid, broker_port, broker_log,
 # broker_restart.
 start_mqttd() {
 	local dir i
 	dir=$(mktemp -d "$tmp/mqttd.XXXX")
-	mqttd_ini "$dir" "$1" "$2" >"$dir/mqttd.ini"
+	mqttd_ini "$dir" "$1" >"$dir/mqttd.ini"
 	broker_log=$dir/log
 	"$MQTTD" -c "$dir/mqttd.ini" >>"$broker_log" 2>&1 &
 	broker_pid=$!
@@ -160,12 +160,12 @@ start_mqttd() {
 	broker_restart="'$MQTTD' -c '$dir/mqttd.ini' -p $broker_port >>'$broker_log' 2>&1 & echo \$!"
 }
 
-# start_mosquitto QUEUED: as start_mqttd.
+# start_mosquitto: as start_mqttd.
 start_mosquitto() {
 	local dir
 	dir=$(mktemp -d "$tmp/mosquitto.XXXX")
 	broker_port=$(free_port)
-	mosquitto_conf "$dir" "$broker_port" "$1" >"$dir/mosquitto.conf"
+	mosquitto_conf "$dir" "$broker_port" >"$dir/mosquitto.conf"
 	broker_log=$dir/log
 	"$MOSQUITTO" -c "$dir/mosquitto.conf" >>"$broker_log" 2>&1 &
 	broker_pid=$!
@@ -194,16 +194,16 @@ stop_broker() {
 
 # ===== Runs =====
 
-# run BROKER CONFIG KEY QUEUED BENCH-ARGS...: one run on a fresh broker.
+# run BROKER CONFIG KEY BENCH-ARGS...: one run on a fresh broker.
 # BROKER is mqttd or mosquitto, CONFIG the sync level for mqttd.
 # Appends "broker=B key=K <bench key=value line> <extras>" to $results.
 run() {
-	local broker=$1 cfg=$2 key=$3 queued=$4 out line extra="" pid
-	shift 4
+	local broker=$1 cfg=$2 key=$3 out line extra="" pid
+	shift 3
 	if [ "$broker" = mqttd ]; then
-		start_mqttd "$cfg" "$queued"
+		start_mqttd "$cfg"
 	else
-		start_mosquitto "$queued"
+		start_mosquitto
 	fi
 	out=$("$BENCH" "$@" -p "$broker_port" -b "$broker_pid" \
 	    --restart-cmd "$broker_restart" --label "$key" 2>>"$tmp/bench.err")
@@ -228,17 +228,17 @@ run() {
 	echo "broker=$broker key=$key $line $extra" >>"$results"
 }
 
-# pair REP KEY QUEUED MQTTD-SYNC ARGS...: mqttd and mosquitto once each,
+# pair REP KEY MQTTD-SYNC ARGS...: mqttd and mosquitto once each,
 # in an order that alternates with the repetition.
 pair() {
-	local rep=$1 key=$2 queued=$3 sync=$4
-	shift 4
+	local rep=$1 key=$2 sync=$3
+	shift 3
 	if [ $((rep % 2)) = 1 ]; then
-		run mqttd "$sync" "$key" "$queued" "$@"
-		run mosquitto - "$key" "$queued" "$@"
+		run mqttd "$sync" "$key" "$@"
+		run mosquitto - "$key" "$@"
 	else
-		run mosquitto - "$key" "$queued" "$@"
-		run mqttd "$sync" "$key" "$queued" "$@"
+		run mosquitto - "$key" "$@"
+		run mqttd "$sync" "$key" "$@"
 	fi
 }
 
@@ -257,9 +257,9 @@ echo "bench: $BENCH; $REPS repetitions, throughput runs of $DUR s, 64-byte paylo
 echo "       window 20 per publisher, publishers pause while a subscriber is 1000 behind"
 echo
 echo "mqttd configuration (sync per scenario, below):"
-mqttd_ini TMPDIR SYNC QUEUED | sed 's/^/    /'
+mqttd_ini TMPDIR SYNC | sed 's/^/    /'
 echo "mosquitto configuration:"
-mosquitto_conf TMPDIR PORT 1000000 | sed 's/^/    /'
+mosquitto_conf TMPDIR PORT | sed 's/^/    /'
 echo "Both get large queue limits in every scenario: mosquitto 2.0.11 with its"
 echo "default max_queued_messages 1000 drops QoS 1/2 messages for connected"
 echo "subscribers that are far fewer than 1000 behind in the 4->4 runs (its log:"
@@ -274,13 +274,13 @@ section "clean sessions, 64-byte payloads ($DUR s each)"
 for spec in "0 1 1" "1 1 1" "2 1 1" "0 4 4" "1 4 4" "2 4 4"; do
 	set -- $spec
 	for rep in $(seq "$REPS"); do
-		pair "$rep" "tp-q$1-$2x$3" default full $TP -q "$1" -P "$2" -S "$3"
+		pair "$rep" "tp-q$1-$2x$3" full $TP -q "$1" -P "$2" -S "$3"
 	done
 done
 
 section "fanout 1 -> 100, QoS 0"
 for rep in $(seq "$REPS"); do
-	pair "$rep" fanout default full fanout --duration "$DUR" \
+	pair "$rep" fanout full fanout --duration "$DUR" \
 	    --subs 100 --stall 3
 done
 
@@ -290,32 +290,32 @@ for spec in "1 1" "4 4"; do
 	set -- $spec
 	for rep in $(seq "$REPS"); do
 		if [ $((rep % 2)) = 1 ]; then
-			run mqttd full "dur-$1x$2-full" 10000000 $DUR_ARGS -P "$1" -S "$2"
-			run mqttd normal "dur-$1x$2-normal" 10000000 $DUR_ARGS -P "$1" -S "$2"
-			run mosquitto - "dur-$1x$2" 1000000 $DUR_ARGS -P "$1" -S "$2"
+			run mqttd full "dur-$1x$2-full" $DUR_ARGS -P "$1" -S "$2"
+			run mqttd normal "dur-$1x$2-normal" $DUR_ARGS -P "$1" -S "$2"
+			run mosquitto - "dur-$1x$2" $DUR_ARGS -P "$1" -S "$2"
 		else
-			run mosquitto - "dur-$1x$2" 1000000 $DUR_ARGS -P "$1" -S "$2"
-			run mqttd normal "dur-$1x$2-normal" 10000000 $DUR_ARGS -P "$1" -S "$2"
-			run mqttd full "dur-$1x$2-full" 10000000 $DUR_ARGS -P "$1" -S "$2"
+			run mosquitto - "dur-$1x$2" $DUR_ARGS -P "$1" -S "$2"
+			run mqttd normal "dur-$1x$2-normal" $DUR_ARGS -P "$1" -S "$2"
+			run mqttd full "dur-$1x$2-full" $DUR_ARGS -P "$1" -S "$2"
 		fi
 	done
 done
 
 section "$CONNS idle connections"
 for rep in $(seq "$REPS"); do
-	pair "$rep" connect default full connect --conns "$CONNS" --hold 1
+	pair "$rep" connect full connect --conns "$CONNS" --hold 1
 done
 
 section "recovery: $RECOVERY_N queued 64-byte messages, kill -9, restart"
 for rep in $(seq "$REPS"); do
-	pair "$rep" recovery 10000000 full recovery --count "$RECOVERY_N" \
+	pair "$rep" recovery full recovery --count "$RECOVERY_N" \
 	    --stall 3
 done
 [ "$RECOVERY_N" -gt 1000000 ] && echo "(mosquitto keeps at most 1000000 queued)"
 
 if [ "$BIG_N" -gt 0 ]; then
 	section "recovery: $BIG_N queued 64-byte messages, once"
-	pair 1 recovery-big 10000000 full recovery --count "$BIG_N" --stall 5
+	pair 1 recovery-big full recovery --count "$BIG_N" --stall 5
 fi
 
 # ===== The table =====
