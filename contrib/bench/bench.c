@@ -945,15 +945,32 @@ parse_options(int argc, char **argv, struct options *o)
 	while ((ch = getopt_long(argc, argv, "H:p:q:P:S:s:w:d:n:t:c:b:h",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'H': o->host = optarg; break;
-		case 'p': o->port = (int)num_arg("port", optarg, 1, 65535); break;
-		case 'q': qos = (int)num_arg("qos", optarg, 0, 2); break;
-		case 'P': o->pubs = (unsigned)num_arg("pubs", optarg, 1, 10000); break;
-		case 'S': subs = (int)num_arg("subs", optarg, 0, 100000); break;
-		case 's': o->payload = (size_t)num_arg("payload", optarg,
-		    BENCH_HEADER_LEN, 1 << 24); break;
-		case 'w': o->window = (unsigned)num_arg("window", optarg, 1, 65000); break;
-		case 'd': o->duration = num_arg("duration", optarg, 0.01, 86400); break;
+		case 'H':
+			o->host = optarg;
+			break;
+		case 'p':
+			o->port = (int)num_arg("port", optarg, 1, 65535);
+			break;
+		case 'q':
+			qos = (int)num_arg("qos", optarg, 0, 2);
+			break;
+		case 'P':
+			o->pubs = (unsigned)num_arg("pubs", optarg, 1, 10000);
+			break;
+		case 'S':
+			subs = (int)num_arg("subs", optarg, 0, 100000);
+			break;
+		case 's':
+			o->payload = (size_t)num_arg("payload", optarg,
+			    BENCH_HEADER_LEN, 1 << 24);
+			break;
+		case 'w':
+			o->window = (unsigned)num_arg("window", optarg,
+			    1, 65000);
+			break;
+		case 'd':
+			o->duration = num_arg("duration", optarg, 0.01, 86400);
+			break;
 		case 'n':
 			o->count = (uint64_t)num_arg("count", optarg, 1, 1e10);
 			count_set = true;
@@ -968,19 +985,46 @@ parse_options(int argc, char **argv, struct options *o)
 			else
 				usage();
 			break;
-		case 1: o->prefix = optarg; break;
-		case 2: o->qos0_buffer = (size_t)num_arg("qos0-buffer", optarg,
-		    1024, 1 << 30); break;
-		case 'c': o->conns = (unsigned)num_arg("conns", optarg, 1, 1e6); break;
-		case 3: o->parallel = (unsigned)num_arg("parallel", optarg, 1, 1e6); break;
-		case 4: o->hold = num_arg("hold", optarg, 0, 3600); break;
-		case 'b': o->broker_pid = (int)num_arg("broker-pid", optarg, 1, 1e9); break;
-		case 5: o->restart_cmd = optarg; break;
-		case 6: o->stall = num_arg("stall", optarg, 0.1, 86400); break;
-		case 7: o->label = optarg; break;
-		case 9: o->restart_timeout = num_arg("restart-timeout", optarg, 1, 86400); break;
-		case 8: o->max_lag = (uint64_t)num_arg("max-lag", optarg, 0, 1e9); break;
-		default: usage();
+		case 1:
+			o->prefix = optarg;
+			break;
+		case 2:
+			o->qos0_buffer = (size_t)num_arg("qos0-buffer", optarg,
+			    1024, 1 << 30);
+			break;
+		case 'c':
+			o->conns = (unsigned)num_arg("conns", optarg, 1, 1e6);
+			break;
+		case 3:
+			o->parallel = (unsigned)num_arg("parallel", optarg,
+			    1, 1e6);
+			break;
+		case 4:
+			o->hold = num_arg("hold", optarg, 0, 3600);
+			break;
+		case 'b':
+			o->broker_pid = (int)num_arg("broker-pid", optarg,
+			    1, 1e9);
+			break;
+		case 5:
+			o->restart_cmd = optarg;
+			break;
+		case 6:
+			o->stall = num_arg("stall", optarg, 0.1, 86400);
+			break;
+		case 7:
+			o->label = optarg;
+			break;
+		case 9:
+			o->restart_timeout = num_arg("restart-timeout", optarg,
+			    1, 86400);
+			break;
+		case 8:
+			o->max_lag = (uint64_t)num_arg("max-lag", optarg,
+			    0, 1e9);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc)
