@@ -215,7 +215,8 @@ broker_deliver(struct broker *b, struct session *s, struct message *msg,
 		return enqueue(b, s, msg, qos, retain, hold);
 	if (qos == 0) {
 		if (congested(b, c)) {
-			s->dropped++;
+			/* Not s->dropped: that counts queue-limit drops,
+			 * whose first one must be logged. */
 			b->stats.msgs_dropped++;
 			log_debug("%s: slow reader, QoS 0 message on '%s' "
 			    "dropped", s->client_id, msg->topic);

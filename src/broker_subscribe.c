@@ -129,6 +129,8 @@ broker_handle_unsubscribe(struct client *c, struct packet *p)
 	uint64_t			 seq = 0;
 	size_t				 i;
 
+	/* The whole packet is checked before any filter is removed: a
+	 * protocol violation changes nothing [MQTT-4.8.0-1]. */
 	for (i = 0; i < pu->count; i++) {
 		f = &pu->filters[i];
 		terr = topic_filter_validate((const char *)f->data, f->len,
@@ -139,6 +141,9 @@ broker_handle_unsubscribe(struct client *c, struct packet *p)
 			broker_client_end(c, "invalid topic filter", true);
 			return -1;
 		}
+	}
+	for (i = 0; i < pu->count; i++) {
+		f = &pu->filters[i];
 		if (session_sub_del(s, (const char *)f->data, f->len) == -1)
 			continue;
 		topic_tree_remove(b->subs, (const char *)f->data, f->len, s);

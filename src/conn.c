@@ -9,6 +9,10 @@
  * Output: one ordered queue per connection. An answer the broker marks
  * with a store batch number waits here, with everything after it, until
  * that batch is committed (DESIGN.md, durability contract point 1).
+ * A client whose output (written or held) reaches output_high_water is
+ * not read until it has taken half of it: every packet it sends may add
+ * an answer, so a client that sends and never reads would otherwise grow
+ * its output without bound.
  *
  * Timers: the connect timeout until CONNECT is accepted, then the
  * keep-alive: silence for 1.5 times the keep-alive ends the connection
@@ -46,6 +50,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 hold_entry;	/* in net->holding when held */
 	TAILQ_ENTRY(conn)	 pause_entry;	/* in net->paused when paused */
 	bool			 paused;
+	bool			 output_full;	/* not read until output drains */
 	struct net		*net;
 	struct bufferevent	*bev;
 	struct client		*client;	/* NULL once the broker is done */
@@ -184,11 +189,25 @@ conn_resume(struct conn *c)
 		return;
 	c->paused = false;
 	TAILQ_REMOVE(&c->net->paused, c, pause_entry);
-	if (c->closing)
+	if (c->closing || c->output_full)
 		return;
 	bufferevent_enable(c->bev, EV_READ);
 	/* Packets already buffered would otherwise wait for the next byte. */
 	conn_read_cb(c->bev, c);
+}
+
+static size_t	conn_pending(void *arg);
+
+/* Stops reading c until its output drains (see conn_write_cb). */
+static void
+conn_stop_reading_output_full(struct conn *c)
+{
+	if (c->output_full)
+		return;
+	c->output_full = true;
+	bufferevent_disable(c->bev, EV_READ);
+	log_debug("%s: reading paused: %zu bytes of output not taken",
+	    c->peer, conn_pending(c));
 }
 
 static void
@@ -207,6 +226,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		if (store_pending(c->net->store) > c->net->cfg->max_pending) {
 			/* Contract point 9: wait for the writer, drop nothing. */
 			conn_pause(c);
+			return;
+		}
+		if (conn_pending(c) >= c->net->cfg->output_high_water) {
+			conn_stop_reading_output_full(c);
 			return;
 		}
 		peek = len < 5 ? len : 5;
@@ -329,6 +352,16 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->client != NULL)
 		broker_client_writable(c->client);
+	if (c->output_full && c->client != NULL &&
+	    conn_pending(c) < c->net->cfg->output_high_water / 2) {
+		c->output_full = false;
+		log_debug("%s: reading resumed", c->peer);
+		if (c->paused)
+			return;		/* conn_resume() reads on */
+		bufferevent_enable(c->bev, EV_READ);
+		/* Packets already buffered would otherwise wait. */
+		conn_read_cb(c->bev, c);
+	}
 }
 
 static void

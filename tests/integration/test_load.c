@@ -1,0 +1,619 @@
+/*
+ * test_load.c: bounded load on loopback, each test well under 60 s.
+ *
+ *   - 5,000 connections held at once while 100 of them publish (QoS 1)
+ *     and every message reaches each of its subscribers, in order; at the
+ *     end every one of the 5,000 still answers a PINGREQ;
+ *   - a slowloris burst: 500 connections that send one byte of a CONNECT
+ *     every 1.5 s, opened before the well-behaved clients; with
+ *     connect_timeout = 2 each is closed about 2 s after it connected,
+ *     unanswered, while the well-behaved clients connect at once, all
+ *     their messages arrive and they outlive the connect timeout.
+ *
+ * One thread drives every socket with poll(); the state machine spells
+ * its packets out as bytes, independent of src/ like the harness. The
+ * broker and this process both need a descriptor per connection: the
+ * limit is raised before the broker starts, so that it inherits it.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define MAX_OPENING	256		/* connects in progress at once */
+
+enum lc_role {
+	ROLE_SLOW,		/* trickles a CONNECT, must be closed */
+	ROLE_PUB,		/* publishes to its own topic */
+	ROLE_SUB		/* subscribes to one publisher's topic */
+};
+
+enum lc_state {
+	LC_UNOPENED,
+	LC_CONNECTING,
+	LC_WAIT_CONNACK,
+	LC_WAIT_SUBACK,
+	LC_READY,		/* subscribed, or publisher connected */
+	LC_SLOW,		/* slowloris: trickling */
+	LC_CLOSED		/* slowloris: closed by the broker */
+};
+
+struct lc {
+	int		 fd;
+	enum lc_role	 role;
+	enum lc_state	 state;
+	int		 topic;		/* publisher index (own or followed) */
+	uint8_t		 buf[512];
+	size_t		 len;
+	int		 got;		/* sub: messages; pub: PUBACKs */
+	int		 pongs;
+	long long	 t_open;	/* connect() completed */
+	long long	 t_closed;
+	long long	 next_byte;	/* slowloris: when to send the next one */
+	size_t		 sent;		/* slowloris: bytes sent */
+};
+
+struct load {
+	const struct harness_broker *b;
+	struct lc	*c;
+	struct pollfd	*pfd;
+	int		 n, nslow, npub, nsub, msgs;
+	int		 slow_interval_ms;
+	int		 hold_ms;	/* good clients live this long at least */
+	int		 deadline_ms;
+	int		 opened, opening;
+	int		 ready, started, pinging;
+	int		 slow_closed;
+	long long	 t0, t_ready;
+	long long	 worst_connack_ms;
+};
+
+static struct harness_broker broker;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ===== Sending ===== */
+
+/* Writes all of buf, waiting up to 5 s for room. */
+static void
+lc_send(struct lc *c, const uint8_t *buf, size_t len)
+{
+	struct pollfd pfd = { c->fd, POLLOUT, 0 };
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (poll(&pfd, 1, 5000) <= 0)
+				fail_msg("send: socket not writable for 5 s");
+			continue;
+		}
+		fail_msg("send: %s", strerror(errno));
+	}
+}
+
+/* Fixed header + body (< 128 bytes). */
+static void
+lc_packet(struct lc *c, uint8_t byte1, const uint8_t *body, size_t len)
+{
+	uint8_t pkt[160];
+
+	assert_true(len < 128);
+	pkt[0] = byte1;
+	pkt[1] = (uint8_t)len;
+	if (len > 0)
+		memcpy(pkt + 2, body, len);
+	lc_send(c, pkt, len + 2);
+}
+
+static void
+put_str(uint8_t *b, size_t *off, const char *s)
+{
+	size_t n = strlen(s);
+
+	b[(*off)++] = (uint8_t)(n >> 8);
+	b[(*off)++] = (uint8_t)(n & 0xff);
+	memcpy(b + *off, s, n);
+	*off += n;
+}
+
+/* CONNECT, clean session, keep-alive 0, id "<prefix>-<i>": whole packet
+ * into out (for the slowloris, which sends it a byte at a time). */
+static size_t
+connect_bytes(uint8_t *out, const char *prefix, int i)
+{
+	static const uint8_t head[] = { 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02,
+	    0, 0 };
+	size_t off = 2 + sizeof(head);
+	char id[32];
+
+	memcpy(out + 2, head, sizeof(head));
+	snprintf(id, sizeof(id), "%s-%05d", prefix, i);
+	put_str(out, &off, id);
+	out[0] = 0x10;
+	out[1] = (uint8_t)(off - 2);
+	return off;
+}
+
+static void
+topic_of(char *buf, size_t len, int k)
+{
+	snprintf(buf, len, "load/p/%03d", k);
+}
+
+static void
+send_subscribe(struct lc *c)
+{
+	uint8_t body[64];
+	size_t off = 0;
+	char topic[32];
+
+	body[off++] = 0;
+	body[off++] = 1;
+	topic_of(topic, sizeof(topic), c->topic);
+	put_str(body, &off, topic);
+	body[off++] = 1;
+	lc_packet(c, 0x82, body, off);
+}
+
+static void
+send_publishes(struct lc *c, int msgs)
+{
+	uint8_t body[96];
+	size_t off;
+	char topic[32], payload[32];
+	int s;
+
+	topic_of(topic, sizeof(topic), c->topic);
+	for (s = 0; s < msgs; s++) {
+		off = 0;
+		put_str(body, &off, topic);
+		body[off++] = (uint8_t)((s + 1) >> 8);
+		body[off++] = (uint8_t)((s + 1) & 0xff);
+		snprintf(payload, sizeof(payload), "%d-%d", c->topic, s);
+		memcpy(body + off, payload, strlen(payload));
+		off += strlen(payload);
+		lc_packet(c, 0x32, body, off);
+	}
+}
+
+/* ===== Receiving ===== */
+
+static void
+handle(struct load *L, int i, uint8_t byte1, const uint8_t *b, size_t len)
+{
+	struct lc *c = &L->c[i];
+	char want[64];
+	size_t tlen;
+	uint8_t ack[2];
+
+	switch (byte1 >> 4) {
+	case MQTT_CONNACK:
+		if (c->state != LC_WAIT_CONNACK || len != 2 || b[1] != 0)
+			fail_msg("client %d: bad CONNACK", i);
+		if (now_ms() - c->t_open > L->worst_connack_ms)
+			L->worst_connack_ms = now_ms() - c->t_open;
+		L->opening--;
+		if (c->role == ROLE_SUB) {
+			send_subscribe(c);
+			c->state = LC_WAIT_SUBACK;
+		} else {
+			c->state = LC_READY;
+			L->ready++;
+		}
+		break;
+	case MQTT_SUBACK:
+		if (c->state != LC_WAIT_SUBACK || len != 3 || b[2] != 1)
+			fail_msg("client %d: bad SUBACK", i);
+		c->state = LC_READY;
+		L->ready++;
+		break;
+	case MQTT_PUBACK:
+		if (c->role != ROLE_PUB || len != 2)
+			fail_msg("client %d: unexpected PUBACK", i);
+		c->got++;
+		break;
+	case MQTT_PUBLISH:
+		if (c->role != ROLE_SUB || ((byte1 >> 1) & 3) != 1 || len < 4)
+			fail_msg("client %d: unexpected PUBLISH", i);
+		tlen = (size_t)(b[0] << 8 | b[1]);
+		topic_of(want, sizeof(want), c->topic);
+		if (tlen != strlen(want) || memcmp(b + 2, want, tlen) != 0)
+			fail_msg("client %d: PUBLISH on a foreign topic", i);
+		/* In order from its publisher [MQTT-4.6.0-6]. */
+		snprintf(want, sizeof(want), "%d-%d", c->topic, c->got);
+		if (len != 2 + tlen + 2 + strlen(want) ||
+		    memcmp(b + 4 + tlen, want, strlen(want)) != 0)
+			fail_msg("client %d: expected message %s", i, want);
+		ack[0] = b[2 + tlen];
+		ack[1] = b[3 + tlen];
+		lc_packet(c, 0x40, ack, 2);
+		c->got++;
+		break;
+	case MQTT_PINGRESP:
+		c->pongs++;
+		break;
+	default:
+		fail_msg("client %d: unexpected packet type %d", i,
+		    byte1 >> 4);
+	}
+}
+
+/* Reads what is there and handles every whole packet. */
+static void
+lc_read(struct load *L, int i)
+{
+	struct lc *c = &L->c[i];
+	size_t hdr, rem, mult, k;
+	ssize_t n;
+
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (c->role == ROLE_SLOW) {
+		if (n > 0)
+			fail_msg("slowloris %d: the broker answered", i);
+		c->state = LC_CLOSED;
+		c->t_closed = now_ms();
+		close(c->fd);
+		c->fd = -1;
+		L->slow_closed++;
+		return;
+	}
+	if (n == 0 || n == -1)
+		fail_msg("client %d (%s): connection lost after %lld ms: %s",
+		    i, c->role == ROLE_PUB ? "publisher" : "subscriber",
+		    now_ms() - c->t_open, n == 0 ? "closed" : strerror(errno));
+	c->len += (size_t)n;
+	for (;;) {
+		rem = 0;
+		mult = 1;
+		hdr = 0;
+		for (k = 1; k < c->len && k <= 4; k++) {
+			rem += (size_t)(c->buf[k] & 0x7f) * mult;
+			mult *= 128;
+			if ((c->buf[k] & 0x80) == 0) {
+				hdr = k + 1;
+				break;
+			}
+		}
+		if (hdr == 0 || c->len < hdr + rem)
+			return;
+		handle(L, i, c->buf[0], c->buf + hdr, rem);
+		memmove(c->buf, c->buf + hdr + rem, c->len - hdr - rem);
+		c->len -= hdr + rem;
+	}
+}
+
+/* ===== The loop ===== */
+
+static void
+lc_open(struct load *L, int i)
+{
+	struct sockaddr_in sin;
+	struct lc *c = &L->c[i];
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)L->b->port);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		fail_msg("socket %d: %s", i, strerror(errno));
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
+	    errno != EINPROGRESS)
+		fail_msg("connect %d: %s", i, strerror(errno));
+	c->state = LC_CONNECTING;
+	L->opening++;
+}
+
+/* The TCP connect of c finished: start its protocol. */
+static void
+lc_connected(struct load *L, int i)
+{
+	struct lc *c = &L->c[i];
+	uint8_t pkt[64];
+	socklen_t elen = sizeof(int);
+	int err = 0;
+	size_t n;
+
+	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	if (err != 0)
+		fail_msg("connect %d: %s", i, strerror(err));
+	c->t_open = now_ms();
+	if (c->role == ROLE_SLOW) {
+		L->opening--;
+		c->state = LC_SLOW;
+		connect_bytes(pkt, "slow", i);
+		lc_send(c, pkt, 1);
+		c->sent = 1;
+		c->next_byte = c->t_open + L->slow_interval_ms;
+		return;
+	}
+	n = connect_bytes(pkt, c->role == ROLE_PUB ? "pub" : "sub", i);
+	lc_send(c, pkt, n);
+	c->state = LC_WAIT_CONNACK;
+}
+
+static void
+report(const struct load *L)
+{
+	int i, subs_done = 0, pubs_done = 0, pongs = 0;
+
+	for (i = 0; i < L->n; i++) {
+		if (L->c[i].role == ROLE_SUB && L->c[i].got == L->msgs)
+			subs_done++;
+		if (L->c[i].role == ROLE_PUB && L->c[i].got == L->msgs)
+			pubs_done++;
+		pongs += L->c[i].pongs;
+	}
+	fail_msg("after %d s: %d/%d opened, %d ready, subscribers done "
+	    "%d/%d, publishers done %d/%d, slowloris closed %d/%d, "
+	    "PINGRESPs %d", L->deadline_ms / 1000, L->opened, L->n,
+	    L->ready, subs_done, L->nsub, pubs_done, L->npub, L->slow_closed,
+	    L->nslow, pongs);
+}
+
+/* True once every subscriber and publisher has all its messages. */
+static bool
+all_delivered(const struct load *L)
+{
+	int i;
+
+	for (i = L->nslow; i < L->n; i++)
+		if (L->c[i].got != L->msgs)
+			return false;
+	return true;
+}
+
+static bool
+all_ponged(const struct load *L)
+{
+	int i;
+
+	for (i = L->nslow; i < L->n; i++)
+		if (L->c[i].pongs != 1)
+			return false;
+	return true;
+}
+
+static void
+load_run(struct load *L)
+{
+	static const uint8_t pingreq[2] = { 0xc0, 0x00 };
+	long long deadline, now;
+	uint8_t pkt[64];
+	struct lc *c;
+	int i, ngood = L->npub + L->nsub;
+
+	L->n = L->nslow + ngood;
+	L->c = calloc((size_t)L->n, sizeof(*L->c));
+	L->pfd = calloc((size_t)L->n, sizeof(*L->pfd));
+	assert_non_null(L->c);
+	assert_non_null(L->pfd);
+	for (i = 0; i < L->n; i++) {
+		c = &L->c[i];
+		c->fd = -1;
+		c->state = LC_UNOPENED;
+		if (i < L->nslow)
+			c->role = ROLE_SLOW;
+		else if (i < L->nslow + L->npub) {
+			c->role = ROLE_PUB;
+			c->topic = i - L->nslow;
+		} else {
+			c->role = ROLE_SUB;
+			c->topic = (i - L->nslow - L->npub) % L->npub;
+		}
+	}
+	L->t0 = now_ms();
+	deadline = L->t0 + L->deadline_ms;
+	for (;;) {
+		now = now_ms();
+		if (now > deadline)
+			report(L);
+		while (L->opened < L->n && L->opening < MAX_OPENING)
+			lc_open(L, L->opened++);
+		if (!L->started && L->ready == ngood) {
+			for (i = L->nslow; i < L->nslow + L->npub; i++)
+				send_publishes(&L->c[i], L->msgs);
+			L->started = 1;
+			L->t_ready = now;
+		}
+		if (L->started && !L->pinging && all_delivered(L) &&
+		    L->slow_closed == L->nslow && now >= L->t_ready +
+		    L->hold_ms) {
+			/* Still there, every one of them. */
+			for (i = L->nslow; i < L->n; i++)
+				lc_send(&L->c[i], pingreq, sizeof(pingreq));
+			L->pinging = 1;
+		}
+		if (L->pinging && all_ponged(L))
+			break;
+		for (i = 0; i < L->n; i++) {
+			c = &L->c[i];
+			L->pfd[i].fd = c->fd;
+			L->pfd[i].events = c->state == LC_CONNECTING ?
+			    POLLOUT : POLLIN;
+			L->pfd[i].revents = 0;
+			/* A slowloris's next byte. */
+			if (c->state == LC_SLOW && now >= c->next_byte) {
+				connect_bytes(pkt, "slow", i);
+				if (send(c->fd, pkt + c->sent, 1,
+				    MSG_NOSIGNAL) == 1)
+					c->sent++;
+				c->next_byte = now + L->slow_interval_ms;
+			}
+		}
+		if (poll(L->pfd, (nfds_t)L->n, 50) == -1 && errno != EINTR)
+			fail_msg("poll: %s", strerror(errno));
+		for (i = 0; i < L->n; i++) {
+			if (L->pfd[i].revents == 0 || L->c[i].fd == -1)
+				continue;
+			if (L->c[i].state == LC_CONNECTING)
+				lc_connected(L, i);
+			else
+				lc_read(L, i);
+		}
+	}
+}
+
+static void
+load_free(struct load *L)
+{
+	static const uint8_t disconnect[2] = { 0xe0, 0x00 };
+	int i;
+
+	for (i = 0; i < L->n; i++) {
+		if (L->c[i].fd == -1)
+			continue;
+		if (L->c[i].role != ROLE_SLOW)
+			lc_send(&L->c[i], disconnect, sizeof(disconnect));
+		close(L->c[i].fd);
+	}
+	free(L->pfd);
+	free(L->c);
+}
+
+/* ===== Tests ===== */
+
+static int
+setup_broker(void **state, const char *ini, long fds)
+{
+	long n = harness_raise_nofile(fds);
+
+	if (n < fds) {
+		print_error("RLIMIT_NOFILE is %ld, %ld needed\n", n, fds);
+		return -1;
+	}
+	if (harness_broker_start(&broker, ini) == -1) {
+		harness_broker_cleanup(&broker);
+		return -1;
+	}
+	*state = &broker;
+	return 0;
+}
+
+static int
+setup_hold(void **state)
+{
+	return setup_broker(state, "[listener]\nmax_connections = 6000\n",
+	    5000 + 512);
+}
+
+static int
+setup_slowloris(void **state)
+{
+	return setup_broker(state, "[listener]\nmax_connections = 2000\n"
+	    "connect_timeout = 2\n", 1000);
+}
+
+static int
+teardown_broker(void **state)
+{
+	int rc;
+
+	(void)state;
+	rc = harness_broker_stop(&broker);
+	harness_broker_cleanup(&broker);
+	return rc;
+}
+
+/* 5,000 connections at once; 100 publish 10 QoS 1 messages each to a
+ * topic of their own, 49 subscribers per topic get all 10, in order;
+ * then all 5,000 answer a PINGREQ. */
+static void
+test_hold_5000_connections_while_100_publish(void **state)
+{
+	struct load L = { .b = *state, .nslow = 0, .npub = 100,
+	    .nsub = 4900, .msgs = 10, .hold_ms = 0, .deadline_ms = 50000 };
+	long long t0 = now_ms();
+
+	harness_mqttd_only("5,000 connections need mosquitto's limits raised");
+	load_run(&L);
+	print_message("5000 connections: %d deliveries in %lld ms, slowest "
+	    "CONNACK %lld ms\n", L.nsub * L.msgs, now_ms() - t0,
+	    L.worst_connack_ms);
+	load_free(&L);
+}
+
+/*
+ * 500 slowloris connections (one byte every 1.5 s), opened first, then
+ * 10 publishers and 40 subscribers. The slow ones are closed 1.8 to
+ * 3.5 s after they connected, having been sent nothing; the others get
+ * their CONNACK within a second, all 10 messages of their publisher, and
+ * still answer PINGREQ after the connect timeout has passed (3 s).
+ */
+static void
+test_slowloris_burst_does_not_starve_clients(void **state)
+{
+	struct load L = { .b = *state, .nslow = 500, .npub = 10, .nsub = 40,
+	    .msgs = 10, .slow_interval_ms = 1500, .hold_ms = 3000,
+	    .deadline_ms = 30000 };
+	long long t, tmin = -1, tmax = -1;
+	int i;
+
+	harness_mqttd_only("no connect_timeout option");
+	load_run(&L);
+	for (i = 0; i < L.nslow; i++) {
+		t = L.c[i].t_closed - L.c[i].t_open;
+		if (t < 1800 || t > 3500)
+			fail_msg("slowloris %d closed after %lld ms, not at the "
+			    "2 s connect timeout", i, t);
+		if (tmin == -1 || t < tmin)
+			tmin = t;
+		if (t > tmax)
+			tmax = t;
+	}
+	print_message("500 slowloris closed after %lld to %lld ms; slowest "
+	    "CONNACK of the others %lld ms\n", tmin, tmax,
+	    L.worst_connack_ms);
+	if (L.worst_connack_ms > 1000)
+		fail_msg("a well-behaved client waited %lld ms for CONNACK",
+		    L.worst_connack_ms);
+	assert_true(harness_log_contains(&broker, "no CONNECT within 2 s",
+	    HARNESS_TIMEOUT_MS));
+	load_free(&L);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_hold_5000_connections_while_100_publish, setup_hold,
+		    teardown_broker),
+		cmocka_unit_test_setup_teardown(
+		    test_slowloris_burst_does_not_starve_clients,
+		    setup_slowloris, teardown_broker),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
