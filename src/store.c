@@ -196,6 +196,27 @@ struct store {
  * the owner's pid for the message a second mqttd prints. (flock, not
  * fcntl: SQLite's own fcntl locks would be dropped by closing our fd.)
  */
+/*
+ * Takes the lock, waiting up to two seconds: a broker killed a moment ago
+ * may still be tearing its threads down, and a restart loop should not
+ * fail on that. Returns 0, or -1 when another mqttd really holds it.
+ */
+static int
+store_lock_wait(int fd)
+{
+	struct timespec	 pause = { 0, 50 * 1000 * 1000 };
+	int		 tries;
+
+	for (tries = 0; tries < 40; tries++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+	return -1;
+}
+
 static int
 store_lock(struct store *st, const char *path, char *err, size_t errlen)
 {
@@ -209,7 +230,7 @@ store_lock(struct store *st, const char *path, char *err, size_t errlen)
 		    st->lockpath, strerror(errno));
 		return -1;
 	}
-	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == -1) {
+	if (store_lock_wait(st->lockfd) == -1) {
 		n = pread(st->lockfd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
