@@ -64,15 +64,19 @@ congested(const struct broker *b, const struct client *c)
 /* ===== Outgoing: one session's window and queue ===== */
 
 /*
- * The batch a delivery's PUBLISH waits for: its own "publish_sent" row
- * (so that after a crash it is resent with the same packet id, never as a
- * new message), and the publisher's QoS 2 "pubrec_sent" row (DESIGN.md,
- * contract 2).
+ * The batch a delivery's PUBLISH waits for. At QoS 2: its own
+ * "publish_sent" row, so that after a crash it is resent with the same
+ * packet id and DUP, never as a new message the client would take twice.
+ * At QoS 1 nothing of its own: a crash before the row commits can at
+ * worst deliver it again, which QoS 1 allows (contract 2), and an
+ * acknowledgement that beats the commit means the row is never written
+ * at all (contract 4). Either way the publisher's QoS 2 "pubrec_sent" row
+ * (d->hold) commits first.
  */
 static uint64_t
 delivery_hold(const struct delivery *d)
 {
-	return max_seq(d->hold, d->store_seq);
+	return d->qos == 2 ? max_seq(d->hold, d->store_seq) : d->hold;
 }
 
 /* Puts d in flight with a fresh packet id and sends it. */

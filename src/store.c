@@ -721,11 +721,14 @@ store_delivery_del(struct store *st, const struct session *s,
 	if (d->store_id == 0)
 		return 0;
 	pthread_mutex_lock(&st->lock);
-	if (d->store_new && in_current_batch(st, d->store_seq)) {
-		/* Inserted and deleted within one batch: write nothing. */
+	if (in_current_batch(st, d->store_seq)) {
+		/* Its changes still pending are moot now. */
 		b = TAILQ_LAST(&st->pending, batch_list);
 		for (i = d->store_op; i != SIZE_MAX; i = b->ops[i].prev)
 			op_cancel(st, b, i);
+	}
+	if (d->store_new && in_current_batch(st, d->store_seq)) {
+		/* Inserted and deleted within one batch: write nothing. */
 		seq = 0;
 	} else {
 		op = op_add(st, &b, OP_DELIVERY_DEL, s);
