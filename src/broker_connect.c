@@ -79,6 +79,12 @@ take_will(struct client *c, const struct packet_connect *pc)
 		    topic_strerror(terr));
 		return -1;
 	}
+	if (topic_is_sys((const char *)pc->will_topic.data,
+	    pc->will_topic.len)) {
+		/* As a PUBLISH to $SYS is: accepted, never published. */
+		log_info("%s: will on '$SYS' ignored", c->peer);
+		return 0;
+	}
 	c->will = message_new((const char *)pc->will_topic.data,
 	    pc->will_topic.len, pc->will_payload.data, pc->will_payload.len,
 	    pc->will_qos > b->cfg->max_qos ? b->cfg->max_qos : pc->will_qos,

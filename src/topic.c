@@ -106,6 +106,13 @@ topic_name_validate(const char *name, size_t len,
 	return topic_check(name, len, limits, false);
 }
 
+bool
+topic_is_sys(const char *name, size_t len)
+{
+	return len >= 4 && memcmp(name, "$SYS", 4) == 0 &&
+	    (len == 4 || name[4] == '/');
+}
+
 /*
  * A shared subscription "$share/<group>/<filter>" is checked in parts:
  * the group must be one non-empty level without wildcards [MQTT-4.8.2-1],

@@ -44,6 +44,12 @@ enum topic_err	 topic_filter_validate(const char *filter, size_t len,
 		    const struct topic_limits *limits);
 
 /*
+ * True for "$SYS" and names under "$SYS/": the broker's own topics, which
+ * clients may read but not publish to.
+ */
+bool		 topic_is_sys(const char *name, size_t len);
+
+/*
  * If filter is a shared subscription "$share/<group>/<filter>", sets
  * *group, *group_len and *inner, *inner_len to its parts and returns true.
  * Does not validate; call topic_filter_validate() first.

@@ -418,6 +418,39 @@ test_takeover_closes_old_connection_and_publishes_its_will(void **state)
 }
 
 static void
+test_will_on_sys_topic_is_never_published(void **state)
+{
+	struct fixture		*f = *state;
+	struct fake_conn	*watcher, *dev, *late;
+	struct packet		 p = { .type = PACKET_CONNECT }, r;
+
+	watcher = connect_client(f, "watcher", true, false);
+	subscribe(watcher, "$SYS/#", 1);
+	dev = fake_open(f);
+	p.u.connect.level = MQTT_PROTO_V311;
+	p.u.connect.clean_start = true;
+	p.u.connect.client_id.data = (const uint8_t *)"dev";
+	p.u.connect.client_id.len = 3;
+	p.u.connect.will_flag = true;
+	p.u.connect.will_qos = 1;
+	p.u.connect.will_retain = true;
+	p.u.connect.will_topic.data = (const uint8_t *)"$SYS/broker/uptime";
+	p.u.connect.will_topic.len = 18;
+	p.u.connect.will_payload.data = (const uint8_t *)"forged";
+	p.u.connect.will_payload.len = 6;
+	assert_int_equal(feed(dev, &p), 0);
+	assert_true(next_packet(dev, &r));
+	assert_int_equal(r.type, PACKET_CONNACK);
+	assert_int_equal(r.u.connack.code, CONNACK_ACCEPTED);
+	/* Like a PUBLISH to $SYS: accepted, but never routed nor retained. */
+	broker_client_lost(dev->client, "test: connection lost");
+	expect_nothing(watcher);
+	late = connect_client(f, "late", true, false);
+	subscribe(late, "$SYS/#", 1);
+	expect_nothing(late);
+}
+
+static void
 test_retry_resends_then_gives_up(void **state)
 {
 	struct fixture		*f = *state;
@@ -481,6 +514,7 @@ main(void)
 		T(test_inflight_window_holds_the_rest_in_order),
 		T(test_persistent_session_queues_and_resends_with_dup),
 		T(test_takeover_closes_old_connection_and_publishes_its_will),
+		T(test_will_on_sys_topic_is_never_published),
 		T(test_retry_resends_then_gives_up),
 		T(test_first_packet_not_connect_closes),
 		T(test_empty_client_id_with_persistent_session_is_rejected),

@@ -588,6 +588,24 @@ test_share_split_rejects_non_shared_filters(void **state)
 }
 
 static void
+test_is_sys_is_sys_and_its_children_only(void **state)
+{
+	const char	*yes[] = { "$SYS", "$SYS/", "$SYS/broker/uptime" };
+	const char	*no[] = { "$SY", "$SYSTEM", "$SYS2/x", "$sys/x", "SYS/x",
+	    "a/$SYS", "/$SYS" };
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < NELEM(yes); i++)
+		assert_true(topic_is_sys(yes[i], strlen(yes[i])));
+	for (i = 0; i < NELEM(no); i++)
+		assert_false(topic_is_sys(no[i], strlen(no[i])));
+	/* A length, not a NUL, ends the name. */
+	assert_false(topic_is_sys("$SYS/x", 3));
+	assert_true(topic_is_sys("$SYSx", 4));
+}
+
+static void
 test_strerror_names_every_error(void **state)
 {
 	enum topic_err	 e;
@@ -1245,6 +1263,7 @@ main(void)
 		cmocka_unit_test(test_share_inner_filter_errors_are_reported_as_such),
 		cmocka_unit_test(test_share_split_returns_group_and_inner_filter),
 		cmocka_unit_test(test_share_split_rejects_non_shared_filters),
+		cmocka_unit_test(test_is_sys_is_sys_and_its_children_only),
 		cmocka_unit_test(test_strerror_names_every_error),
 		cmocka_unit_test(test_tree_empty_has_one_node_and_matches_nothing),
 		cmocka_unit_test(test_tree_add_match_remove),
