@@ -226,11 +226,14 @@ broker_client_free(struct client *c, const char *reason, bool will)
 	else
 		log_debug("%s: connection closed before CONNECT (%s)", c->peer,
 		    reason);
+	/* Offline first, so a will the session itself subscribes to is
+	 * queued for it rather than written to a dead connection. */
+	if (s != NULL)
+		s->client = NULL;
 	if (c->will != NULL && will && !c->disconnecting)
 		broker_publish_will(c);
 	message_unref(c->will);
 	if (s != NULL) {
-		s->client = NULL;
 		if (s->clean)
 			broker_session_destroy(b, s);
 		else

@@ -393,13 +393,6 @@ max_unreleased(const struct config *cfg)
 	return (size_t)cfg->max_inflight + cfg->max_queued_messages;
 }
 
-static bool
-is_sys_topic(const struct mqtt_bytes *topic)
-{
-	return topic->len >= 4 && memcmp(topic->data, "$SYS", 4) == 0 &&
-	    (topic->len == 4 || topic->data[4] == '/');
-}
-
 int
 broker_handle_publish(struct client *c, struct packet *p)
 {
@@ -443,7 +436,7 @@ broker_handle_publish(struct client *c, struct packet *p)
 		if (!s->clean)
 			seq = store_incoming_put(b->store, s, pp->packet_id);
 	}
-	if (is_sys_topic(&pp->topic))
+	if (topic_is_sys((const char *)pp->topic.data, pp->topic.len))
 		log_debug("%s: PUBLISH to '$SYS' ignored", s->client_id);
 	else {
 		msg = message_new((const char *)pp->topic.data, pp->topic.len,

@@ -450,6 +450,38 @@ test_will_on_sys_topic_is_never_published(void **state)
 	expect_nothing(late);
 }
 
+/* [MQTT-3.1.2-8] a persistent session subscribed to its own will topic
+ * gets the will queued, not written to the connection that died. */
+static void
+test_own_will_is_queued_for_the_persistent_session(void **state)
+{
+	struct fixture		*f = *state;
+	struct fake_conn	*dev;
+	struct packet		 p = { .type = PACKET_CONNECT }, r;
+	struct packet		 bye = { .type = PACKET_DISCONNECT };
+
+	dev = connect_client(f, "self", false, false);
+	subscribe(dev, "wills/self", 1);
+	assert_int_equal(feed(dev, &bye), -1);
+	dev = fake_open(f);
+	p.u.connect.level = MQTT_PROTO_V311;
+	p.u.connect.clean_start = false;
+	p.u.connect.client_id.data = (const uint8_t *)"self";
+	p.u.connect.client_id.len = 4;
+	p.u.connect.will_flag = true;
+	p.u.connect.will_qos = 1;
+	p.u.connect.will_topic.data = (const uint8_t *)"wills/self";
+	p.u.connect.will_topic.len = 10;
+	p.u.connect.will_payload.data = (const uint8_t *)"gone";
+	p.u.connect.will_payload.len = 4;
+	assert_int_equal(feed(dev, &p), 0);
+	assert_true(next_packet(dev, &r));
+	broker_client_lost(dev->client, "test: connection lost");
+	expect_nothing(dev);
+	dev = connect_client(f, "self", false, true);
+	expect_publish(dev, "wills/self", "gone", 1, false, false);
+}
+
 static void
 test_retry_resends_then_gives_up(void **state)
 {
@@ -515,6 +547,7 @@ main(void)
 		T(test_persistent_session_queues_and_resends_with_dup),
 		T(test_takeover_closes_old_connection_and_publishes_its_will),
 		T(test_will_on_sys_topic_is_never_published),
+		T(test_own_will_is_queued_for_the_persistent_session),
 		T(test_retry_resends_then_gives_up),
 		T(test_first_packet_not_connect_closes),
 		T(test_empty_client_id_with_persistent_session_is_rejected),
