@@ -162,3 +162,21 @@ store_retain_del(struct store *st, struct message *prev)
 	(void)st; (void)prev;
 	return 0;
 }
+
+void
+store_unit_begin(struct store *st)
+{
+	(void)st;
+}
+
+void
+store_unit_end(struct store *st)
+{
+	(void)st;
+}
+
+void
+store_on_lost_incoming(struct store *st, store_incoming_fn *fn, void *arg)
+{
+	(void)st; (void)fn; (void)arg;
+}
