@@ -290,7 +290,9 @@ broker_retry(struct broker *b, struct client *c)
 	unsigned	 max = b->cfg->max_retries;
 
 	TAILQ_FOREACH(d, &s->inflight, entry) {
-		if (b->now - d->sent_at < b->cfg->retry_interval)
+		/* The clock ticks in whole seconds: "more than" keeps every
+		 * resend at least retry_interval after its send. */
+		if (b->now - d->sent_at <= b->cfg->retry_interval)
 			continue;
 		if (max != 0 && d->retries >= max) {
 			log_warnx("%s: no acknowledgement of packet id %u after "

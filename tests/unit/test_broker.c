@@ -496,11 +496,13 @@ test_retry_resends_then_gives_up(void **state)
 	subscribe(sub, "r", 1);
 	publish(pub, "r", "m", 1, false, 1);
 	id = expect_publish(sub, "r", "m", 1, false, false);
-	broker_tick(f->broker, 1003);
-	expect_nothing(sub);
 	broker_tick(f->broker, 1005);
+	expect_nothing(sub);
+	broker_tick(f->broker, 1006);
 	assert_int_equal(expect_publish(sub, "r", "m", 1, false, true), id);
-	broker_tick(f->broker, 1010);
+	broker_tick(f->broker, 1011);
+	assert_false(sub->closed);
+	broker_tick(f->broker, 1012);
 	assert_true(sub->closed);
 }
 
