@@ -416,8 +416,14 @@ broker_handle_publish(struct client *c, struct packet *p)
 	}
 	b->stats.msgs_received++;
 	if (pp->qos == 2 && session_incoming_has(s, pp->packet_id)) {
-		/* [MQTT-4.3.3-2] a resent QoS 2 PUBLISH is not routed again */
-		send_ack(c, PACKET_PUBREC, pp->packet_id, 0);
+		/*
+		 * [MQTT-4.3.3-2] a resent QoS 2 PUBLISH is not routed again.
+		 * Its first PUBREC may still wait for its commit, possibly
+		 * on a connection since taken over: this one waits for
+		 * everything queued so far (contract 1).
+		 */
+		send_ack(c, PACKET_PUBREC, pp->packet_id,
+		    s->clean ? 0 : store_last_seq(b->store));
 		return 0;
 	}
 	if (pp->qos == 2 && s->nincoming >= max_unreleased(b->cfg)) {
@@ -505,8 +511,9 @@ broker_handle_pubrec(struct client *c, struct packet *p)
 		if (!s->clean)
 			seq = store_delivery_put(b->store, s, d);
 	}
-	/* [MQTT-4.3.3-1] */
-	send_ack(c, PACKET_PUBREL, id, seq);
+	/* [MQTT-4.3.3-1] A repeated PUBREC waits for the same row as the
+	 * first (it may not be committed yet; d->store_seq is 0 if clean). */
+	send_ack(c, PACKET_PUBREL, id, max_seq(seq, d->store_seq));
 	return 0;
 }
 

@@ -56,7 +56,6 @@ struct session {
 	bool			 clean;		/* Clean Session 1: ends with the connection */
 	uint8_t			 level;		/* protocol level of the last CONNECT */
 	struct client		*client;	/* NULL while offline */
-	uint64_t		 store_id;	/* the store's row; 0 = none */
 
 	struct session_sub	*subs;
 	size_t			 nsubs, subs_cap;

@@ -865,6 +865,17 @@ store_committed(struct store *st)
 	return seq;
 }
 
+uint64_t
+store_last_seq(struct store *st)
+{
+	uint64_t	 seq;
+
+	pthread_mutex_lock(&st->lock);
+	seq = st->next_seq - 1;
+	pthread_mutex_unlock(&st->lock);
+	return seq;
+}
+
 size_t
 store_pending(struct store *st)
 {

@@ -102,6 +102,8 @@ void		 store_sync(struct store *st);
 
 /* The highest batch committed, and changes queued but not committed. */
 uint64_t	 store_committed(struct store *st);
+/* The newest batch holding a change queued so far (committed or not). */
+uint64_t	 store_last_seq(struct store *st);
 size_t		 store_pending(struct store *st);
 
 uint64_t	 store_session_put(struct store *st, const struct session *s);

@@ -180,3 +180,10 @@ store_on_lost_incoming(struct store *st, store_incoming_fn *fn, void *arg)
 {
 	(void)st; (void)fn; (void)arg;
 }
+
+uint64_t
+store_last_seq(struct store *st)
+{
+	(void)st;
+	return 0;
+}

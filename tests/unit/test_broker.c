@@ -24,6 +24,7 @@ struct fake_conn {
 	size_t		 outlen;
 	size_t		 readpos;
 	bool		 closed;
+	uint64_t	 last_hold;	/* store batch the last answer waits for */
 	unsigned	 keep_alive;
 	bool		 connected;
 	struct client	*client;
@@ -34,7 +35,7 @@ fake_send(void *conn, const uint8_t *buf, size_t len, uint64_t hold)
 {
 	struct fake_conn	*fc = conn;
 
-	(void)hold;
+	fc->last_hold = hold;
 	assert_true(fc->outlen + len <= sizeof(fc->out));
 	memcpy(fc->out + fc->outlen, buf, len);
 	fc->outlen += len;
@@ -482,6 +483,29 @@ test_own_will_is_queued_for_the_persistent_session(void **state)
 	expect_publish(dev, "wills/self", "gone", 1, false, false);
 }
 
+/*
+ * Contract 1: the PUBREC of a resent QoS 2 PUBLISH, on a connection that
+ * took over the session, waits for the commit the first PUBREC waited
+ * for: the "pubrec_sent" row may not be on disk yet.
+ */
+static void
+test_repeated_pubrec_waits_for_the_first_commit(void **state)
+{
+	struct fixture		*f = *state;
+	struct fake_conn	*pub;
+	uint64_t		 first;
+
+	pub = connect_client(f, "pp", false, false);
+	publish(pub, "q2/held", "m", 2, false, 9);
+	expect_ack(pub, PACKET_PUBREC, 9);
+	first = pub->last_hold;
+	assert_true(first > 0);
+	pub = connect_client(f, "pp", false, true);
+	publish(pub, "q2/held", "m", 2, false, 9);
+	expect_ack(pub, PACKET_PUBREC, 9);
+	assert_true(pub->last_hold >= first);
+}
+
 static void
 test_retry_resends_then_gives_up(void **state)
 {
@@ -550,6 +574,7 @@ main(void)
 		T(test_takeover_closes_old_connection_and_publishes_its_will),
 		T(test_will_on_sys_topic_is_never_published),
 		T(test_own_will_is_queued_for_the_persistent_session),
+		T(test_repeated_pubrec_waits_for_the_first_commit),
 		T(test_retry_resends_then_gives_up),
 		T(test_first_packet_not_connect_closes),
 		T(test_empty_client_id_with_persistent_session_is_rejected),
