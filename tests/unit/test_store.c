@@ -972,8 +972,22 @@ test_topics_client_ids_and_filters_stay_text(void **state)
 
 /* ===== The schema: version, views, migrations ===== */
 
+/* The schema and its migrations, as built into the store. */
+extern const char	*const store_migrations[];
+extern const size_t	 store_migration_count;
+
+/* PRAGMA user_version of a file at the newest schema, as query() shows it. */
+static const char *
+latest_version(void)
+{
+	static char	 v[16];
+
+	snprintf(v, sizeof(v), "%zu\n", store_migration_count);
+	return v;
+}
+
 static void
-test_new_database_gets_version_1_and_operator_views(void **state)
+test_new_database_gets_the_latest_version_and_operator_views(void **state)
 {
 	struct fixture	*fx = *state;
 	struct store	*st;
@@ -982,7 +996,8 @@ test_new_database_gets_version_1_and_operator_views(void **state)
 	struct delivery	*d1, *d2;
 
 	st = open_store(fx);
-	assert_string_equal(query(fx, "PRAGMA user_version"), "1\n");
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
 	assert_string_equal(query(fx, "PRAGMA journal_mode"), "wal\n");
 	assert_string_equal(query(fx, "SELECT type, name FROM sqlite_master "
 	    "WHERE type IN ('table', 'view') ORDER BY type, name"),
@@ -1047,7 +1062,7 @@ test_newer_schema_is_refused(void **state)
 	    "sessions\n");
 }
 
-/* Version 0 is the only earlier version: an empty file, or one never used. */
+/* Version 0: an empty file, or one never used. */
 static void
 test_version_0_file_is_upgraded(void **state)
 {
@@ -1060,7 +1075,8 @@ test_version_0_file_is_upgraded(void **state)
 	assert_true(fd != -1);
 	close(fd);
 	st = open_store(fx);
-	assert_string_equal(query(fx, "PRAGMA user_version"), "1\n");
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
 	assert_string_equal(query(fx, "SELECT count(*) FROM sqlite_master "
 	    "WHERE name = 'deliveries'"), "1\n");
 	store_close(st);
@@ -1070,15 +1086,61 @@ test_version_0_file_is_upgraded(void **state)
 	file_exec(fx, "CREATE TABLE t (x); DROP TABLE t");
 	assert_string_equal(query(fx, "PRAGMA user_version"), "0\n");
 	st = open_store(fx);
-	assert_string_equal(query(fx, "PRAGMA user_version"), "1\n");
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
 	assert_string_equal(query(fx, "SELECT count(*) FROM sqlite_master "
 	    "WHERE type = 'view'"), "3\n");
 	store_close(st);
 
 	/* Opening at the current version changes nothing. */
 	st = open_store(fx);
-	assert_string_equal(query(fx, "PRAGMA user_version"), "1\n");
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
 	store_close(st);
+}
+
+/*
+ * A file at schema version 1 keeps every row through the upgrade, and
+ * what version 2 rebuilt (the deliveries table, its trigger, the views
+ * on it) works as before: a bad state is still refused, the last
+ * delivery of a body still takes the body with it.
+ */
+static void
+test_version_1_file_is_upgraded_with_its_rows(void **state)
+{
+	struct fixture	*fx = *state;
+	struct store	*st;
+	sqlite3		*db;
+
+	file_exec(fx, store_migrations[0]);
+	file_exec(fx, "PRAGMA user_version = 1;"
+	    "INSERT INTO sessions (client_id, protocol_level) VALUES ('a', 4);"
+	    "INSERT INTO messages (id, topic, payload, qos) VALUES "
+	    "    (1, 't/1', 'x', 1), (2, 't/2', 'yy', 2);"
+	    "INSERT INTO deliveries VALUES (1, 'a', 1, 1, 0, 'queued', NULL),"
+	    "    (2, 'a', 2, 2, 0, 'publish_sent', 7);");
+	st = open_store(fx);
+	store_close(st);
+
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
+	assert_string_equal(query(fx, "SELECT id, client_id, message_id, qos, "
+	    "retain, state, packet_id FROM deliveries ORDER BY id"),
+	    "1|a|1|1|0|queued|NULL\n2|a|2|2|0|publish_sent|7\n");
+	assert_string_equal(query(fx, "SELECT client_id, packet_id, state, "
+	    "topic, bytes FROM inflight"), "a|7|publish_sent|t/2|2\n");
+	assert_string_equal(query(fx, "SELECT client_id, messages, bytes "
+	    "FROM queue_depth"), "a|2|3\n");
+	assert_string_equal(query(fx, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'index' AND tbl_name = 'deliveries'"), "2\n");
+
+	db = db_open(fx, SQLITE_OPEN_READWRITE);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO deliveries VALUES "
+	    "(3, 'a', 1, 1, 0, 'lost', NULL)", NULL, NULL, NULL),
+	    SQLITE_CONSTRAINT);
+	db_exec(db, "DELETE FROM deliveries WHERE id = 2");
+	sqlite3_close(db);
+	assert_string_equal(query(fx, "SELECT id FROM messages"), "1\n");
 }
 
 /*
@@ -1126,7 +1188,8 @@ test_second_open_is_refused_while_the_first_holds_the_lock(void **state)
 	assert_null(strchr(err, '\n'));
 
 	/* The refused open did not disturb the first. */
-	assert_string_equal(query(fx, "PRAGMA user_version"), "1\n");
+	assert_string_equal(query(fx, "PRAGMA user_version"),
+	    latest_version());
 	store_close(st);
 
 	st2 = open_store(fx);
@@ -1338,9 +1401,10 @@ main(void)
 		T(test_delivery_put_and_deleted_in_one_batch_writes_nothing),
 		T(test_retained_replaced_within_one_batch_commits),
 		T(test_topics_client_ids_and_filters_stay_text),
-		T(test_new_database_gets_version_1_and_operator_views),
+		T(test_new_database_gets_the_latest_version_and_operator_views),
 		T(test_newer_schema_is_refused),
 		T(test_version_0_file_is_upgraded),
+		T(test_version_1_file_is_upgraded_with_its_rows),
 		T(test_failed_migration_rolls_back),
 		T(test_second_open_is_refused_while_the_first_holds_the_lock),
 		T(test_file_that_is_not_a_database_is_refused),
