@@ -192,6 +192,15 @@ struct store {
 	store_incoming_fn	*lost_fn;	/* an incoming id that did not commit */
 	void			*lost_arg;
 
+	sqlite3			*cdb;		/* the checkpointer's */
+	pthread_t		 checkpointer;
+	bool			 checkpointer_running;
+	pthread_cond_t		 checkpoint;	/* checkpointer: the WAL is long */
+	bool			 checkpoint_wanted;
+	int			 wal_copied;	/* WAL frames the last one copied */
+	bool			 checkpoint_failing;	/* checkpointer only */
+	uint64_t		 checkpoints;	/* for the log */
+
 	struct event		*wake;		/* writer -> loop */
 	store_done_fn		*done_fn;
 	void			*done_arg;
@@ -421,6 +430,7 @@ store_open_reader(struct store *st, char *err, size_t errlen)
 
 static void	*store_writer_main(void *arg);
 static void	 store_wake_cb(evutil_socket_t fd, short what, void *arg);
+static int	 store_start_checkpointer(struct store *, char *, size_t);
 
 struct store *
 store_open(const struct config *cfg, struct event_base *base,
@@ -448,6 +458,7 @@ store_open(const struct config *cfg, struct event_base *base,
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->work, NULL);
 	pthread_cond_init(&st->synced, NULL);
+	pthread_cond_init(&st->checkpoint, NULL);
 
 	if (store_lock(st, cfg->db_path, err, errlen) == -1)
 		goto fail;
@@ -465,7 +476,8 @@ store_open(const struct config *cfg, struct event_base *base,
 		goto fail;
 	st->next_msg_id = max_id(st, "messages") + 1;
 	st->next_delivery_id = max_id(st, "deliveries") + 1;
-	if (store_open_reader(st, err, errlen) == -1)
+	if (store_open_reader(st, err, errlen) == -1 ||
+	    store_start_checkpointer(st, err, errlen) == -1)
 		goto fail;
 
 	if (base != NULL &&
@@ -1069,6 +1081,127 @@ store_writer_main(void *arg)
 	return NULL;
 }
 
+/* ===== The checkpointer thread ===== */
+
+/*
+ * Copying the WAL back into the database file (a checkpoint) ends with an
+ * fsync of the database file, megabytes at a time; done by the writer, as
+ * SQLite's automatic checkpoint does, it stalls every acknowledgement
+ * behind it. So the writer only says when the WAL has grown past
+ * checkpoint_pages, and this thread, on its own connection, copies what
+ * is committed while the writer goes on committing (a PASSIVE checkpoint
+ * takes no lock the writer needs).
+ *
+ * The WAL is reused from its start only once everything in it has been
+ * copied back; under a steady stream of commits this thread never quite
+ * catches up, so past CHECKPOINT_INLINE times the threshold the writer
+ * checkpoints itself, between two commits, and the copy it finds left is
+ * short.
+ */
+#define CHECKPOINT_INLINE	4
+
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store	*st = arg;
+	unsigned	 limit = st->cfg->checkpoint_pages;
+	int		 copied;
+
+	if ((unsigned)pages >= limit * CHECKPOINT_INLINE) {
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	pthread_mutex_lock(&st->lock);
+	/* Fewer frames than were copied: the WAL has started over. */
+	copied = st->wal_copied <= pages ? st->wal_copied : 0;
+	if ((unsigned)(pages - copied) >= limit && !st->checkpoint_wanted) {
+		st->checkpoint_wanted = true;
+		pthread_cond_signal(&st->checkpoint);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return SQLITE_OK;
+}
+
+/* Runs one checkpoint; a failure is logged when it starts and ends. */
+static void
+checkpoint_once(struct store *st)
+{
+	int	 rc, frames = 0, copied = 0;
+
+	rc = sqlite3_wal_checkpoint_v2(st->cdb, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+	pthread_mutex_lock(&st->lock);
+	st->wal_copied = rc == SQLITE_OK && copied > 0 ? copied : 0;
+	pthread_mutex_unlock(&st->lock);
+	if (rc == SQLITE_OK && st->checkpoint_failing)
+		log_info("storage: checkpoints work again");
+	else if (rc != SQLITE_OK && rc != SQLITE_BUSY &&
+	    !st->checkpoint_failing)
+		log_warnx("storage: checkpoint of %s failed: %s; the WAL "
+		    "file grows until one works", st->cfg->db_path,
+		    sqlite3_errmsg(st->cdb));
+	if (rc != SQLITE_BUSY)
+		st->checkpoint_failing = rc != SQLITE_OK;
+}
+
+static void *
+store_checkpointer_main(void *arg)
+{
+	struct store	*st = arg;
+
+#ifdef __linux__
+	prctl(PR_SET_NAME, "mqttd-ckpt");
+#endif
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (!st->checkpoint_wanted && !st->stopping)
+			pthread_cond_wait(&st->checkpoint, &st->lock);
+		if (st->stopping)
+			break;
+		st->checkpoint_wanted = false;
+		pthread_mutex_unlock(&st->lock);
+		checkpoint_once(st);
+		pthread_mutex_lock(&st->lock);
+		st->checkpoints++;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/*
+ * Opens the checkpointer's connection and starts it, and turns SQLite's
+ * own automatic checkpoints off in favour of it; checkpoint_pages = 0
+ * leaves checkpoints off altogether.
+ */
+static int
+store_start_checkpointer(struct store *st, char *err, size_t errlen)
+{
+	int	 rc;
+
+	if (st->cfg->checkpoint_pages == 0)
+		return 0;
+	if (sqlite3_open_v2(st->cfg->db_path, &st->cdb, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->cdb, st->cfg->sync == STORAGE_SYNC_OFF ?
+	    "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open the checkpointer's "
+		    "connection: %s", st->cfg->db_path, st->cdb ?
+		    sqlite3_errmsg(st->cdb) : "out of memory");
+		return -1;
+	}
+	if ((rc = pthread_create(&st->checkpointer, NULL,
+	    store_checkpointer_main, st))) {
+		snprintf(err, errlen, "cannot start the checkpointer thread: %s",
+		    strerror(rc));
+		return -1;
+	}
+	st->checkpointer_running = true;
+	sqlite3_wal_hook(st->db, store_wal_hook, st);
+	return 0;
+}
+
 /* Loop thread: frees finished batches and reports them. */
 static void
 store_reap(struct store *st)
@@ -1128,9 +1261,16 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	pthread_mutex_lock(&st->lock);
+	st->stopping = true;
+	pthread_cond_signal(&st->checkpoint);
+	pthread_mutex_unlock(&st->lock);
+	if (st->checkpointer_running) {
+		pthread_join(st->checkpointer, NULL);
+		st->checkpointer_running = false;
+	}
 	if (st->writer_running) {
 		pthread_mutex_lock(&st->lock);
-		st->stopping = true;
 		pthread_cond_signal(&st->work);
 		pthread_mutex_unlock(&st->lock);
 		pthread_join(st->writer, NULL);
@@ -1138,11 +1278,13 @@ store_close(struct store *st)
 		if (st->commits > 0)
 			log_info("storage: %llu commits, %.1f changes per "
 			    "commit, %.3f ms per commit (%.3f ms of it in "
-			    "COMMIT)", (unsigned long long)st->commits,
+			    "COMMIT), %llu checkpoints beside them",
+			    (unsigned long long)st->commits,
 			    (double)st->committed_ops / (double)st->commits,
 			    (double)(st->sql_ns + st->commit_ns) / 1e6 /
 			    (double)st->commits,
-			    (double)st->commit_ns / 1e6 / (double)st->commits);
+			    (double)st->commit_ns / 1e6 / (double)st->commits,
+			    (unsigned long long)st->checkpoints);
 	}
 	store_reap(st);
 	for (i = 0; i < OP_COUNT; i++)
@@ -1152,6 +1294,8 @@ store_close(struct store *st)
 	sqlite3_finalize(st->queue_stmt);
 	if (st->rdb != NULL)
 		sqlite3_close(st->rdb);
+	if (st->cdb != NULL)
+		sqlite3_close(st->cdb);
 	if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
 		log_warnx("%s: close: %s", st->cfg->db_path,
 		    sqlite3_errmsg(st->db));
