@@ -52,6 +52,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +186,8 @@ struct store {
 	struct batch_list	 done;		/* committed, for the loop to free */
 	uint64_t		 next_seq;	/* seq of the next new batch */
 	uint64_t		 committed;	/* highest seq finished */
-	size_t			 npending;	/* ops in pending batches */
+	/* Ops in pending batches; changed under lock, read without. */
+	atomic_size_t		 npending;
 	bool			 stopping;
 	unsigned		 unit;		/* loop is adding one packet's changes */
 	size_t			 unit_ops;	/* changes added in this unit */
@@ -565,7 +567,7 @@ op_add(struct store *st, struct batch **bp, enum op_type type,
 		op->client = batch_text(b, s->client_id, s->client_id_len);
 		op->client_len = s->client_id_len;
 	}
-	st->npending++;
+	atomic_fetch_add_explicit(&st->npending, 1, memory_order_relaxed);
 	*bp = b;
 	return op;
 }
@@ -653,7 +655,7 @@ op_cancel(struct store *st, struct batch *b, size_t i)
 {
 	b->ops[i].type = OP_NOP;
 	b->live--;
-	st->npending--;
+	atomic_fetch_sub_explicit(&st->npending, 1, memory_order_relaxed);
 }
 
 /* True when batch seq is still pending and is the newest (lock held). */
@@ -918,15 +920,11 @@ store_last_seq(struct store *st)
 	return seq;
 }
 
+/* Read once per packet by the loop: a hint for back-pressure, no lock. */
 size_t
 store_pending(struct store *st)
 {
-	size_t	 n;
-
-	pthread_mutex_lock(&st->lock);
-	n = st->npending;
-	pthread_mutex_unlock(&st->lock);
-	return n;
+	return atomic_load_explicit(&st->npending, memory_order_relaxed);
 }
 
 /* ===== The writer thread ===== */
@@ -1068,7 +1066,8 @@ store_writer_main(void *arg)
 
 		pthread_mutex_lock(&st->lock);
 		b->failed = rv == -1;
-		st->npending -= b->live;
+		atomic_fetch_sub_explicit(&st->npending, b->live,
+		    memory_order_relaxed);
 		st->committed = b->seq;
 		st->commits++;
 		st->committed_ops += b->nops;
