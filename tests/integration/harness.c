@@ -545,6 +545,20 @@ launch(struct harness_broker *b, bool restart)
 	return 0;
 }
 
+static int
+raise_nofile_or_fail(const struct harness_opts *o)
+{
+	long need = o->min_nofile > 0 ? o->min_nofile : o->nofile;
+	long n = harness_raise_nofile(o->nofile);
+
+	if (n < need) {
+		print_error("harness: RLIMIT_NOFILE is %ld, %ld needed\n", n,
+		    need);
+		return -1;
+	}
+	return 0;
+}
+
 int
 harness_broker_start(struct harness_broker *b, const char *extra_ini)
 {
@@ -571,6 +585,8 @@ harness_broker_start_opts(struct harness_broker *b,
 	b->mosquitto = harness_mosquitto();
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	if (o->nofile > 0 && raise_nofile_or_fail(o) == -1)
+		return -1;
 	if (extra_ini != NULL && (b->extra_ini = strdup(extra_ini)) == NULL)
 		return -1;
 	snprintf(b->dir, sizeof(b->dir), "%s/mqttd-itest.XXXXXX",
@@ -801,19 +817,42 @@ harness_broker_cleanup(struct harness_broker *b)
 }
 
 int
-harness_setup_broker(void **state)
+harness_broker_finish(struct harness_broker *b)
+{
+	int rc = harness_broker_stop(b);
+
+	harness_broker_cleanup(b);
+	return rc;
+}
+
+static int
+setup_broker(void **state, const struct harness_opts *o)
 {
 	struct harness_broker *b;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return -1;
-	if (harness_broker_start(b, *state) == -1) {
+	if (harness_broker_start_opts(b, o) == -1) {
 		harness_broker_cleanup(b);
 		free(b);
 		return -1;
 	}
 	*state = b;
 	return 0;
+}
+
+int
+harness_setup_broker(void **state)
+{
+	struct harness_opts o = { .extra_ini = *state };
+
+	return setup_broker(state, &o);
+}
+
+int
+harness_setup_broker_opts(void **state)
+{
+	return setup_broker(state, *state);
 }
 
 int
@@ -829,6 +868,35 @@ harness_teardown_broker(void **state)
 	harness_broker_cleanup(b);
 	free(b);
 	return rc;
+}
+
+/* cmocka's group fixtures take no argument: harness_run_group() leaves
+ * them theirs here. */
+static struct harness_broker		*group_broker;
+static const struct harness_opts	*group_opts;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return harness_broker_start_opts(group_broker, group_opts);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	return harness_broker_finish(group_broker);
+}
+
+int
+harness_run_group(const char *name, const struct CMUnitTest *tests,
+    size_t ntests, struct harness_broker *b, const struct harness_opts *o)
+{
+	group_broker = b;
+	group_opts = o;
+	return _cmocka_run_group_tests(name, tests, ntests, group_setup,
+	    group_teardown);
 }
 
 /* ===== The encoder ===== */

@@ -103,6 +103,13 @@ struct harness_opts {
 	 * harness_broker_restart() starts the broker (on a port it picks).
 	 */
 	bool		 no_launch;
+	/*
+	 * > 0: RLIMIT_NOFILE is raised to nofile first, for this process
+	 * and the broker, which inherits it; the start fails if the limit
+	 * stays below min_nofile (0: below nofile).
+	 */
+	long		 nofile;
+	long		 min_nofile;
 };
 
 /* harness_broker_start() with options; o may be NULL. */
@@ -142,6 +149,12 @@ int		 harness_run_cmd(const char *const argv[], bool verbose);
 void		 harness_broker_cleanup(struct harness_broker *b);
 
 /*
+ * harness_broker_stop(), then harness_broker_cleanup(); returns what the
+ * stop did (-1 also when the broker was not running).
+ */
+int		 harness_broker_finish(struct harness_broker *b);
+
+/*
  * Waits up to timeout_ms for the broker's log (this run and earlier ones)
  * to contain needle. Returns true if it does.
  */
@@ -150,11 +163,27 @@ bool		 harness_log_contains(struct harness_broker *b,
 
 /*
  * cmocka setup and teardown for tests that need a broker of their own:
- * the prestate is the extra ini text (a const char *, or NULL); the test
- * then finds its struct harness_broker * in *state.
+ * the prestate is the extra ini text (a const char *, or NULL), or for
+ * harness_setup_broker_opts() a struct harness_opts *; the test then
+ * finds its struct harness_broker * in *state.
  */
 int		 harness_setup_broker(void **state);
+int		 harness_setup_broker_opts(void **state);
 int		 harness_teardown_broker(void **state);
+
+struct CMUnitTest;
+
+/*
+ * Runs a file's tests (as cmocka_run_group_tests() does) around one
+ * broker that they share: b, which the tests reach directly, is started
+ * with o (may be NULL) before the first test and finished after the last.
+ */
+int		 harness_run_group(const char *name,
+		    const struct CMUnitTest *tests, size_t ntests,
+		    struct harness_broker *b, const struct harness_opts *o);
+#define harness_run_group_tests(tests, b, o) \
+	harness_run_group(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), \
+	    (b), (o))
 
 /* Raises RLIMIT_NOFILE's soft limit to want (or to the hard limit). */
 long		 harness_raise_nofile(long want);

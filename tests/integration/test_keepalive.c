@@ -18,24 +18,6 @@
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
 static long long
 now_ms(void)
 {
@@ -185,5 +167,5 @@ main(void)
 		cmocka_unit_test(test_keepalive_zero_means_no_timeout),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }

@@ -84,8 +84,6 @@ struct load {
 	long long	 worst_connack_ms;
 };
 
-static struct harness_broker broker;
-
 static long long
 now_ms(void)
 {
@@ -504,47 +502,16 @@ load_free(struct load *L)
 
 /* ===== Tests ===== */
 
-static int
-setup_broker(void **state, const char *ini, long fds)
-{
-	long n = harness_raise_nofile(fds);
+static struct harness_opts hold_opts = {
+	.extra_ini = "[listener]\nmax_connections = 6000\n",
+	.nofile = 5000 + 512
+};
 
-	if (n < fds) {
-		print_error("RLIMIT_NOFILE is %ld, %ld needed\n", n, fds);
-		return -1;
-	}
-	if (harness_broker_start(&broker, ini) == -1) {
-		harness_broker_cleanup(&broker);
-		return -1;
-	}
-	*state = &broker;
-	return 0;
-}
-
-static int
-setup_hold(void **state)
-{
-	return setup_broker(state, "[listener]\nmax_connections = 6000\n",
-	    5000 + 512);
-}
-
-static int
-setup_slowloris(void **state)
-{
-	return setup_broker(state, "[listener]\nmax_connections = 2000\n"
-	    "connect_timeout = 2\n", 1000);
-}
-
-static int
-teardown_broker(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
+static struct harness_opts slowloris_opts = {
+	.extra_ini = "[listener]\nmax_connections = 2000\n"
+	    "connect_timeout = 2\n",
+	.nofile = 1000
+};
 
 /* 5,000 connections at once; 100 publish 10 QoS 1 messages each to a
  * topic of their own, 49 subscribers per topic get all 10, in order;
@@ -598,7 +565,7 @@ test_slowloris_burst_does_not_starve_clients(void **state)
 	if (L.worst_connack_ms > 1000)
 		fail_msg("a well-behaved client waited %lld ms for CONNACK",
 		    L.worst_connack_ms);
-	assert_true(harness_log_contains(&broker, "no CONNECT within 2 s",
+	assert_true(harness_log_contains(*state, "no CONNECT within 2 s",
 	    HARNESS_TIMEOUT_MS));
 	load_free(&L);
 }
@@ -607,12 +574,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_hold_5000_connections_while_100_publish, setup_hold,
-		    teardown_broker),
-		cmocka_unit_test_setup_teardown(
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_hold_5000_connections_while_100_publish,
+		    harness_setup_broker_opts, harness_teardown_broker,
+		    &hold_opts),
+		cmocka_unit_test_prestate_setup_teardown(
 		    test_slowloris_burst_does_not_starve_clients,
-		    setup_slowloris, teardown_broker),
+		    harness_setup_broker_opts, harness_teardown_broker,
+		    &slowloris_opts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

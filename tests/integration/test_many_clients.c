@@ -60,33 +60,11 @@ struct mc {
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	long n;
-
-	(void)state;
-	/* Raised before the broker starts, so that it inherits the limit. */
-	n = harness_raise_nofile(NCLIENTS * 2 + 256);
-	if (n < NCLIENTS + 64) {
-		print_error("RLIMIT_NOFILE is %ld: too low for %d clients\n",
-		    n, NCLIENTS);
-		return -1;
-	}
-	return harness_broker_start(&broker,
-	    "[listener]\nmax_connections = 5000\n");
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
+static const struct harness_opts broker_opts = {
+	.extra_ini = "[listener]\nmax_connections = 5000\n",
+	.nofile = NCLIENTS * 2 + 256,
+	.min_nofile = NCLIENTS + 64
+};
 
 static long long
 now_ms(void)
@@ -412,5 +390,5 @@ main(void)
 		cmocka_unit_test(test_thousand_clients_all_publish_and_receive),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, &broker_opts);
 }
