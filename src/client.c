@@ -918,6 +918,38 @@ check_filter(const char *filter)
 	return MQTT_CLIENT_OK;
 }
 
+/* A SUBSCRIBE or UNSUBSCRIBE needs a connection and at least one filter. */
+static enum mqtt_client_err
+check_request(const struct mqtt_client *c, size_t count)
+{
+	if (c->state != ST_CONNECTED)
+		return MQTT_CLIENT_ERR_STATE;
+	if (count == 0)
+		return MQTT_CLIENT_ERR_ARG;
+	return MQTT_CLIENT_OK;
+}
+
+/*
+ * Sends p, a SUBSCRIBE or UNSUBSCRIBE, with a new packet id written to
+ * *p_id; the id goes to *packet_id, or back if p could not be sent.
+ */
+static enum mqtt_client_err
+send_request(struct mqtt_client *c, struct packet *p, uint16_t *p_id,
+    uint16_t *packet_id)
+{
+	enum mqtt_client_err	 err;
+
+	if ((*p_id = id_alloc(c)) == 0)
+		return MQTT_CLIENT_ERR_BUSY;
+	if ((err = send_packet(c, p)) != MQTT_CLIENT_OK) {
+		bit_clear(c->ids_used, *p_id);
+		return err;
+	}
+	if (packet_id != NULL)
+		*packet_id = *p_id;
+	return MQTT_CLIENT_OK;
+}
+
 enum mqtt_client_err
 mqtt_client_subscribe(struct mqtt_client *c,
     const struct mqtt_subscription *subs, size_t count, uint16_t *packet_id)
@@ -926,38 +958,26 @@ mqtt_client_subscribe(struct mqtt_client *c,
 	struct sub_request	*req;
 	enum mqtt_client_err	 err;
 	size_t			 i;
-	uint16_t		 id;
 
-	if (c->state != ST_CONNECTED)
-		return MQTT_CLIENT_ERR_STATE;
-	if (count == 0)
-		return MQTT_CLIENT_ERR_ARG;
+	if ((err = check_request(c, count)) != MQTT_CLIENT_OK)
+		return err;
 	for (i = 0; i < count; i++) {
 		if ((err = check_filter(subs[i].filter)) != MQTT_CLIENT_OK)
 			return err;
 		if (subs[i].qos > 2)
 			return MQTT_CLIENT_ERR_QOS;
 	}
-	if ((id = id_alloc(c)) == 0)
-		return MQTT_CLIENT_ERR_BUSY;
 	req = xcalloc(count, sizeof(*req));
 	for (i = 0; i < count; i++) {
 		req[i].filter.data = (const uint8_t *)subs[i].filter;
 		req[i].filter.len = strlen(subs[i].filter);
 		req[i].qos = subs[i].qos;
 	}
-	p.u.subscribe.packet_id = id;
 	p.u.subscribe.topics = req;
 	p.u.subscribe.count = count;
-	err = send_packet(c, &p);
+	err = send_request(c, &p, &p.u.subscribe.packet_id, packet_id);
 	free(req);
-	if (err != MQTT_CLIENT_OK) {
-		bit_clear(c->ids_used, id);
-		return err;
-	}
-	if (packet_id != NULL)
-		*packet_id = id;
-	return MQTT_CLIENT_OK;
+	return err;
 }
 
 enum mqtt_client_err
@@ -968,34 +988,22 @@ mqtt_client_unsubscribe(struct mqtt_client *c, const char *const *filters,
 	struct mqtt_bytes	*fs;
 	enum mqtt_client_err	 err;
 	size_t			 i;
-	uint16_t		 id;
 
-	if (c->state != ST_CONNECTED)
-		return MQTT_CLIENT_ERR_STATE;
-	if (count == 0)
-		return MQTT_CLIENT_ERR_ARG;
+	if ((err = check_request(c, count)) != MQTT_CLIENT_OK)
+		return err;
 	for (i = 0; i < count; i++)
 		if ((err = check_filter(filters[i])) != MQTT_CLIENT_OK)
 			return err;
-	if ((id = id_alloc(c)) == 0)
-		return MQTT_CLIENT_ERR_BUSY;
 	fs = xcalloc(count, sizeof(*fs));
 	for (i = 0; i < count; i++) {
 		fs[i].data = (const uint8_t *)filters[i];
 		fs[i].len = strlen(filters[i]);
 	}
-	p.u.unsubscribe.packet_id = id;
 	p.u.unsubscribe.filters = fs;
 	p.u.unsubscribe.count = count;
-	err = send_packet(c, &p);
+	err = send_request(c, &p, &p.u.unsubscribe.packet_id, packet_id);
 	free(fs);
-	if (err != MQTT_CLIENT_OK) {
-		bit_clear(c->ids_used, id);
-		return err;
-	}
-	if (packet_id != NULL)
-		*packet_id = id;
-	return MQTT_CLIENT_OK;
+	return err;
 }
 
 /* ===== Publishing ===== */

@@ -49,8 +49,8 @@ static bool	 atexit_done;
 
 /* ===== Small utilities ===== */
 
-static long long
-now_ms(void)
+long long
+harness_now_ms(void)
 {
 	struct timespec ts;
 
@@ -247,7 +247,7 @@ log_wait_locked(struct harness_broker *b, size_t from, const char *needle,
 {
 	struct timespec ts;
 	const char *p;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	long long left;
 
 	for (;;) {
@@ -256,7 +256,7 @@ log_wait_locked(struct harness_broker *b, size_t from, const char *needle,
 			return p;
 		if (stop_at_eof && b->eof)
 			return NULL;
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - harness_now_ms()) <= 0)
 			return NULL;
 		if (left > 50)
 			left = 50;	/* re-check eof and the deadline */
@@ -477,12 +477,12 @@ static int
 wait_ready(struct harness_broker *b)
 {
 	static const char needle[] = "listening on 127.0.0.1:";
-	long long deadline = now_ms() + READY_TIMEOUT_MS;
+	long long deadline = harness_now_ms() + READY_TIMEOUT_MS;
 	const char *p;
 	int fd;
 
 	if (b->mosquitto) {
-		while (now_ms() < deadline) {
+		while (harness_now_ms() < deadline) {
 			if ((fd = connect_loopback(b->port)) != -1) {
 				close(fd);
 				return 0;
@@ -545,6 +545,20 @@ launch(struct harness_broker *b, bool restart)
 	return 0;
 }
 
+static int
+raise_nofile_or_fail(const struct harness_opts *o)
+{
+	long need = o->min_nofile > 0 ? o->min_nofile : o->nofile;
+	long n = harness_raise_nofile(o->nofile);
+
+	if (n < need) {
+		print_error("harness: RLIMIT_NOFILE is %ld, %ld needed\n", n,
+		    need);
+		return -1;
+	}
+	return 0;
+}
+
 int
 harness_broker_start(struct harness_broker *b, const char *extra_ini)
 {
@@ -571,6 +585,8 @@ harness_broker_start_opts(struct harness_broker *b,
 	b->mosquitto = harness_mosquitto();
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	if (o->nofile > 0 && raise_nofile_or_fail(o) == -1)
+		return -1;
 	if (extra_ini != NULL && (b->extra_ini = strdup(extra_ini)) == NULL)
 		return -1;
 	snprintf(b->dir, sizeof(b->dir), "%s/mqttd-itest.XXXXXX",
@@ -621,8 +637,8 @@ harness_broker_restart(struct harness_broker *b)
 int
 harness_broker_kill(struct harness_broker *b, int sig)
 {
-	long long deadline = now_ms() + EXIT_TIMEOUT_MS;
-	long long poke = now_ms() + 200;
+	long long deadline = harness_now_ms() + EXIT_TIMEOUT_MS;
+	long long poke = harness_now_ms() + 200;
 	pid_t r;
 	int fd;
 
@@ -637,12 +653,12 @@ harness_broker_kill(struct harness_broker *b, int sig)
 		 * mosquitto can miss a signal that lands just before it
 		 * blocks in its event loop; a connection wakes it up.
 		 */
-		if (b->mosquitto && now_ms() >= poke) {
+		if (b->mosquitto && harness_now_ms() >= poke) {
 			if ((fd = connect_loopback(b->port)) != -1)
 				close(fd);
-			poke = now_ms() + 200;
+			poke = harness_now_ms() + 200;
 		}
-		if (now_ms() >= deadline) {
+		if (harness_now_ms() >= deadline) {
 			print_error("harness: broker %d ignored signal %d\n",
 			    (int)b->pid, sig);
 			kill(b->pid, SIGKILL);
@@ -678,7 +694,7 @@ int
 harness_run_mqttd_once(const char *conf_path, char *out, size_t outlen,
     int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	const char *bin = getenv("MQTTD_BIN");
 	struct pollfd pfd;
 	size_t len = 0;
@@ -713,7 +729,8 @@ harness_run_mqttd_once(const char *conf_path, char *out, size_t outlen,
 	}
 	close(fds[1]);
 	live_add(pid);
-	while (!eof && !ready && (left = (int)(deadline - now_ms())) > 0) {
+	while (!eof && !ready &&
+	    (left = (int)(deadline - harness_now_ms())) > 0) {
 		pfd.fd = fds[0];
 		pfd.events = POLLIN;
 		if (poll(&pfd, 1, left) <= 0)
@@ -801,19 +818,42 @@ harness_broker_cleanup(struct harness_broker *b)
 }
 
 int
-harness_setup_broker(void **state)
+harness_broker_finish(struct harness_broker *b)
+{
+	int rc = harness_broker_stop(b);
+
+	harness_broker_cleanup(b);
+	return rc;
+}
+
+static int
+setup_broker(void **state, const struct harness_opts *o)
 {
 	struct harness_broker *b;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return -1;
-	if (harness_broker_start(b, *state) == -1) {
+	if (harness_broker_start_opts(b, o) == -1) {
 		harness_broker_cleanup(b);
 		free(b);
 		return -1;
 	}
 	*state = b;
 	return 0;
+}
+
+int
+harness_setup_broker(void **state)
+{
+	struct harness_opts o = { .extra_ini = *state };
+
+	return setup_broker(state, &o);
+}
+
+int
+harness_setup_broker_opts(void **state)
+{
+	return setup_broker(state, *state);
 }
 
 int
@@ -829,6 +869,35 @@ harness_teardown_broker(void **state)
 	harness_broker_cleanup(b);
 	free(b);
 	return rc;
+}
+
+/* cmocka's group fixtures take no argument: harness_run_group() leaves
+ * them theirs here. */
+static struct harness_broker		*group_broker;
+static const struct harness_opts	*group_opts;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return harness_broker_start_opts(group_broker, group_opts);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	return harness_broker_finish(group_broker);
+}
+
+int
+harness_run_group(const char *name, const struct CMUnitTest *tests,
+    size_t ntests, struct harness_broker *b, const struct harness_opts *o)
+{
+	group_broker = b;
+	group_opts = o;
+	return _cmocka_run_group_tests(name, tests, ntests, group_setup,
+	    group_teardown);
 }
 
 /* ===== The encoder ===== */
@@ -1164,7 +1233,7 @@ frame(struct tclient *c, size_t *hdr, size_t *rem)
 enum tread
 tclient_read_packet(struct tclient *c, struct tpacket *p, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = harness_now_ms() + timeout_ms;
 	struct pollfd pfd;
 	size_t hdr = 0, rem = 0;
 	long whole;
@@ -1177,7 +1246,7 @@ tclient_read_packet(struct tclient *c, struct tpacket *p, int timeout_ms)
 			return TREAD_ERROR;
 		if (whole > 0)
 			break;
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - harness_now_ms());
 		if (left < 0)
 			left = 0;
 		pfd.fd = c->fd;
@@ -1554,12 +1623,12 @@ tclient_ack_received(struct tclient *c, int qos, uint16_t id)
 void
 tclient_bye(struct tclient *c)
 {
-	long long deadline = now_ms() + HARNESS_TIMEOUT_MS;
+	long long deadline = harness_now_ms() + HARNESS_TIMEOUT_MS;
 	struct tpacket p;
 
 	if (tclient_disconnect(c) == 0) {
-		while (tclient_read_packet(c, &p, (int)(deadline - now_ms())) ==
-		    TREAD_OK)
+		while (tclient_read_packet(c, &p,
+		    (int)(deadline - harness_now_ms())) == TREAD_OK)
 			tpacket_free(&p);
 	}
 	tclient_close(c);

@@ -103,6 +103,13 @@ struct harness_opts {
 	 * harness_broker_restart() starts the broker (on a port it picks).
 	 */
 	bool		 no_launch;
+	/*
+	 * > 0: RLIMIT_NOFILE is raised to nofile first, for this process
+	 * and the broker, which inherits it; the start fails if the limit
+	 * stays below min_nofile (0: below nofile).
+	 */
+	long		 nofile;
+	long		 min_nofile;
 };
 
 /* harness_broker_start() with options; o may be NULL. */
@@ -142,6 +149,12 @@ int		 harness_run_cmd(const char *const argv[], bool verbose);
 void		 harness_broker_cleanup(struct harness_broker *b);
 
 /*
+ * harness_broker_stop(), then harness_broker_cleanup(); returns what the
+ * stop did (-1 also when the broker was not running).
+ */
+int		 harness_broker_finish(struct harness_broker *b);
+
+/*
  * Waits up to timeout_ms for the broker's log (this run and earlier ones)
  * to contain needle. Returns true if it does.
  */
@@ -150,14 +163,33 @@ bool		 harness_log_contains(struct harness_broker *b,
 
 /*
  * cmocka setup and teardown for tests that need a broker of their own:
- * the prestate is the extra ini text (a const char *, or NULL); the test
- * then finds its struct harness_broker * in *state.
+ * the prestate is the extra ini text (a const char *, or NULL), or for
+ * harness_setup_broker_opts() a struct harness_opts *; the test then
+ * finds its struct harness_broker * in *state.
  */
 int		 harness_setup_broker(void **state);
+int		 harness_setup_broker_opts(void **state);
 int		 harness_teardown_broker(void **state);
+
+struct CMUnitTest;
+
+/*
+ * Runs a file's tests (as cmocka_run_group_tests() does) around one
+ * broker that they share: b, which the tests reach directly, is started
+ * with o (may be NULL) before the first test and finished after the last.
+ */
+int		 harness_run_group(const char *name,
+		    const struct CMUnitTest *tests, size_t ntests,
+		    struct harness_broker *b, const struct harness_opts *o);
+#define harness_run_group_tests(tests, b, o) \
+	harness_run_group(#tests, (tests), sizeof(tests) / sizeof((tests)[0]), \
+	    (b), (o))
 
 /* Raises RLIMIT_NOFILE's soft limit to want (or to the hard limit). */
 long		 harness_raise_nofile(long want);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long	 harness_now_ms(void);
 
 /* ===== Raw clients ===== */
 
@@ -298,6 +330,53 @@ void		 tclient_pub(struct tclient *c, const char *topic,
 void		 tclient_ack_received(struct tclient *c, int qos, uint16_t id);
 /* Sends DISCONNECT, waits for the broker to close, closes the socket. */
 void		 tclient_bye(struct tclient *c);
+
+/* ===== Many non-blocking clients (harness_nb.c) ===== */
+
+/*
+ * One of the many connections that a test drives from a poll() loop of
+ * its own, a state machine per client (test_many_clients.c, test_load.c).
+ * Each function that takes i names client i when it fails the test.
+ */
+struct nbclient {
+	int		 fd;			/* -1 when not open */
+	uint8_t		 buf[512];		/* received, not yet handled */
+	size_t		 len;
+};
+
+/* The first whole packet in an nbclient's buffer; body points into it. */
+struct nbpacket {
+	uint8_t		 byte1;
+	const uint8_t	*body;
+	size_t		 len;			/* of the body */
+	size_t		 size;			/* of the whole packet */
+};
+
+/* Starts a TCP connect to b; fails the test if it cannot. */
+void		 nbclient_open(struct nbclient *c,
+		    const struct harness_broker *b, int i);
+/* Once poll() reports c writable: fails the test unless it connected. */
+void		 nbclient_check_connected(const struct nbclient *c, int i);
+/* Sends all of buf, waiting up to 5 s for room. */
+void		 nbclient_send(struct nbclient *c, const uint8_t *buf,
+		    size_t len);
+/* Sends a packet: byte1, then body (shorter than 128 bytes). */
+void		 nbclient_packet(struct nbclient *c, uint8_t byte1,
+		    const uint8_t *body, size_t len);
+/* recv()s what there is into c's buffer; returns what recv() did. */
+ssize_t		 nbclient_recv(struct nbclient *c);
+/* The first whole packet received; false if there is none yet. */
+bool		 nbclient_peek(const struct nbclient *c, struct nbpacket *p);
+/* Drops p, which nbclient_peek() returned, from c's buffer. */
+void		 nbclient_drop(struct nbclient *c, const struct nbpacket *p);
+
+/* Appends s with its 2-byte length to b at *off. */
+void		 nb_put_str(uint8_t *b, size_t *off, const char *s);
+/*
+ * A whole CONNECT (MQTT 3.1.1, clean session, keep-alive 0) from
+ * client_id into out, which has room for 64 bytes; returns its length.
+ */
+size_t		 nb_connect_packet(uint8_t *out, const char *client_id);
 
 /* ===== The database, read from outside (harness_db.c; links sqlite3) ===== */
 

@@ -17,25 +17,9 @@
 #include "harness.h"
 
 static struct harness_broker broker;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker,
-	    "[listener]\nconnect_timeout = 1\n");
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
+static const struct harness_opts broker_opts = {
+	.extra_ini = "[listener]\nconnect_timeout = 1\n"
+};
 
 /* Sends a CONNECT built from o on a new connection. */
 static struct tclient *
@@ -464,5 +448,5 @@ main(void)
 		cmocka_unit_test(test_disconnect_closes_connection),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, &broker_opts);
 }

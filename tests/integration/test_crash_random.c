@@ -108,15 +108,6 @@ static struct run	 R;
 
 /* ===== Small things ===== */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* xorshift64*: small, and the same sequence for the same seed. */
 static uint64_t
 rnd(void)
@@ -397,13 +388,13 @@ client_input(int i, int wait_ms)
 static void
 run_for(int ms, bool (*done)(void))
 {
-	long long deadline = now_ms() + ms;
+	long long deadline = harness_now_ms() + ms;
 	struct pollfd pfd[NPUB + NSUB];
 	const char *name;
 	struct tclient **cp;
 	int i, n, left;
 
-	while ((left = (int)(deadline - now_ms())) > 0) {
+	while ((left = (int)(deadline - harness_now_ms())) > 0) {
 		if (done != NULL && done())
 			return;
 		for (i = 0; i < NPUB; i++)
@@ -491,9 +482,9 @@ all_settled(void)
 		if (R.subs[s].nheld > 0)
 			return false;
 	/* The full scan is long: not at every turn of the loop. */
-	if (now_ms() < next_scan)
+	if (harness_now_ms() < next_scan)
 		return false;
-	next_scan = now_ms() + 50;
+	next_scan = harness_now_ms() + 50;
 	for (s = 0; s < NSUB; s++) {
 		for (p = 0; p < NPUB; p++)
 			for (seq = 0; seq < R.pubs[p].nmsgs; seq++)
@@ -508,9 +499,9 @@ all_settled(void)
 static bool
 settled_now(void)
 {
-	long long deadline = now_ms() + 100;
+	long long deadline = harness_now_ms() + 100;
 
-	while (now_ms() < deadline)
+	while (harness_now_ms() < deadline)
 		if (all_settled())
 			return true;
 	return false;
@@ -570,7 +561,7 @@ test_crash_random_kill9_loses_nothing_acknowledged(void **state)
 	struct harness_opts o = { 0 };
 	const char *env;
 	char ini[256];
-	long long t0 = now_ms();
+	long long t0 = harness_now_ms();
 	int i, s, kills = DEFAULT_KILLS, max_batch;
 
 	(void)state;
@@ -653,7 +644,7 @@ test_crash_random_kill9_loses_nothing_acknowledged(void **state)
 	assert_int_equal(harness_db_query(R.broker.db_path,
 	    "SELECT count(*) FROM subscriptions"), NSUB);
 	print_message("[   INFO   ] %.1f s, QoS 2 resends answered without "
-	    "delivery: %ld %ld %ld\n", (double)(now_ms() - t0) / 1000.0,
+	    "delivery: %ld %ld %ld\n", (double)(harness_now_ms() - t0) / 1000.0,
 	    R.subs[0].dups_seen, R.subs[1].dups_seen, R.subs[2].dups_seen);
 }
 

@@ -11,39 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <time.h>
 #include <cmocka.h>
 
 #include "harness.h"
 
 static struct harness_broker broker;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct tclient *
 connect_ka(const char *id, uint16_t keepalive, const char *will_topic)
@@ -93,13 +65,13 @@ static void
 test_keepalive_silent_client_disconnected(void **state)
 {
 	struct tclient *c = connect_ka("ka-silent", 1, NULL);
-	long long t0 = now_ms(), dt;
+	long long t0 = harness_now_ms(), dt;
 
 	(void)state;
 	c->timeout_ms = expiry_bound_ms();
 	tclient_expect_nothing(c, 900);
 	tclient_expect_closed(c);
-	dt = now_ms() - t0;
+	dt = harness_now_ms() - t0;
 	assert_true(dt >= 900);
 	assert_true(dt <= expiry_bound_ms());
 	tclient_close(c);
@@ -185,5 +157,5 @@ main(void)
 		cmocka_unit_test(test_keepalive_zero_means_no_timeout),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -51,15 +50,6 @@
 #endif
 
 /* ===== Helpers ===== */
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Fails the test if the broker's RSS grew by more than limit_kb. */
 static void
@@ -410,13 +400,13 @@ trickle_until_closed(struct tclient *c, const uint8_t *bytes, size_t n,
 
 	for (i = 0; i < n; i++) {
 		if (send(c->fd, bytes + i, 1, MSG_NOSIGNAL) != 1)
-			return now_ms() - start;
+			return harness_now_ms() - start;
 		if (poll(&pfd, 1, interval_ms) == 1) {
 			r = recv(c->fd, buf, sizeof(buf), 0);
 			if (r > 0)
 				fail_msg("%s: got %zd bytes from the broker",
 				    c->name, r);
-			return now_ms() - start;
+			return harness_now_ms() - start;
 		}
 	}
 	fail_msg("%s: all %zu bytes sent and still open", c->name, n);
@@ -446,7 +436,7 @@ test_connect_timeout_slowloris(void **state)
 	declared[0] = 0x10;
 	declared[1] = 0xc8;
 	declared[2] = 0x01;		/* Remaining Length 200 */
-	start = now_ms();
+	start = harness_now_ms();
 	slow = tclient_open(b, "lim-slowloris");
 	slow2 = tclient_open(b, "lim-slowloris-2");
 	good = tclient_new(b, "lim-slow-good", true, NULL);

@@ -10,18 +10,14 @@
  *     unanswered, while the well-behaved clients connect at once, all
  *     their messages arrive and they outlive the connect timeout.
  *
- * One thread drives every socket with poll(); the state machine spells
- * its packets out as bytes, independent of src/ like the harness. The
+ * One thread drives every socket with poll(), a state machine per
+ * client over the harness's non-blocking clients (harness_nb.c). The
  * broker and this process both need a descriptor per connection: the
  * limit is raised before the broker starts, so that it inherits it.
  */
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -55,12 +50,10 @@ enum lc_state {
 };
 
 struct lc {
-	int		 fd;
+	struct nbclient	 nc;
 	enum lc_role	 role;
 	enum lc_state	 state;
 	int		 topic;		/* publisher index (own or followed) */
-	uint8_t		 buf[512];
-	size_t		 len;
 	int		 got;		/* sub: messages; pub: PUBACKs */
 	int		 pongs;
 	long long	 t_open;	/* connect() completed */
@@ -84,83 +77,17 @@ struct load {
 	long long	 worst_connack_ms;
 };
 
-static struct harness_broker broker;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ===== Sending ===== */
 
-/* Writes all of buf, waiting up to 5 s for room. */
-static void
-lc_send(struct lc *c, const uint8_t *buf, size_t len)
-{
-	struct pollfd pfd = { c->fd, POLLOUT, 0 };
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(c->fd, buf, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (poll(&pfd, 1, 5000) <= 0)
-				fail_msg("send: socket not writable for 5 s");
-			continue;
-		}
-		fail_msg("send: %s", strerror(errno));
-	}
-}
-
-/* Fixed header + body (< 128 bytes). */
-static void
-lc_packet(struct lc *c, uint8_t byte1, const uint8_t *body, size_t len)
-{
-	uint8_t pkt[160];
-
-	assert_true(len < 128);
-	pkt[0] = byte1;
-	pkt[1] = (uint8_t)len;
-	if (len > 0)
-		memcpy(pkt + 2, body, len);
-	lc_send(c, pkt, len + 2);
-}
-
-static void
-put_str(uint8_t *b, size_t *off, const char *s)
-{
-	size_t n = strlen(s);
-
-	b[(*off)++] = (uint8_t)(n >> 8);
-	b[(*off)++] = (uint8_t)(n & 0xff);
-	memcpy(b + *off, s, n);
-	*off += n;
-}
-
-/* CONNECT, clean session, keep-alive 0, id "<prefix>-<i>": whole packet
- * into out (for the slowloris, which sends it a byte at a time). */
+/* The CONNECT of id "<prefix>-<i>" into out (for the slowloris, which
+ * sends it a byte at a time); returns its length. */
 static size_t
 connect_bytes(uint8_t *out, const char *prefix, int i)
 {
-	static const uint8_t head[] = { 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02,
-	    0, 0 };
-	size_t off = 2 + sizeof(head);
 	char id[32];
 
-	memcpy(out + 2, head, sizeof(head));
 	snprintf(id, sizeof(id), "%s-%05d", prefix, i);
-	put_str(out, &off, id);
-	out[0] = 0x10;
-	out[1] = (uint8_t)(off - 2);
-	return off;
+	return nb_connect_packet(out, id);
 }
 
 static void
@@ -179,9 +106,9 @@ send_subscribe(struct lc *c)
 	body[off++] = 0;
 	body[off++] = 1;
 	topic_of(topic, sizeof(topic), c->topic);
-	put_str(body, &off, topic);
+	nb_put_str(body, &off, topic);
 	body[off++] = 1;
-	lc_packet(c, 0x82, body, off);
+	nbclient_packet(&c->nc, 0x82, body, off);
 }
 
 static void
@@ -195,13 +122,13 @@ send_publishes(struct lc *c, int msgs)
 	topic_of(topic, sizeof(topic), c->topic);
 	for (s = 0; s < msgs; s++) {
 		off = 0;
-		put_str(body, &off, topic);
+		nb_put_str(body, &off, topic);
 		body[off++] = (uint8_t)((s + 1) >> 8);
 		body[off++] = (uint8_t)((s + 1) & 0xff);
 		snprintf(payload, sizeof(payload), "%d-%d", c->topic, s);
 		memcpy(body + off, payload, strlen(payload));
 		off += strlen(payload);
-		lc_packet(c, 0x32, body, off);
+		nbclient_packet(&c->nc, 0x32, body, off);
 	}
 }
 
@@ -219,8 +146,8 @@ handle(struct load *L, int i, uint8_t byte1, const uint8_t *b, size_t len)
 	case MQTT_CONNACK:
 		if (c->state != LC_WAIT_CONNACK || len != 2 || b[1] != 0)
 			fail_msg("client %d: bad CONNACK", i);
-		if (now_ms() - c->t_open > L->worst_connack_ms)
-			L->worst_connack_ms = now_ms() - c->t_open;
+		if (harness_now_ms() - c->t_open > L->worst_connack_ms)
+			L->worst_connack_ms = harness_now_ms() - c->t_open;
 		L->opening--;
 		if (c->role == ROLE_SUB) {
 			send_subscribe(c);
@@ -255,7 +182,7 @@ handle(struct load *L, int i, uint8_t byte1, const uint8_t *b, size_t len)
 			fail_msg("client %d: expected message %s", i, want);
 		ack[0] = b[2 + tlen];
 		ack[1] = b[3 + tlen];
-		lc_packet(c, 0x40, ack, 2);
+		nbclient_packet(&c->nc, 0x40, ack, 2);
 		c->got++;
 		break;
 	case MQTT_PINGRESP:
@@ -272,44 +199,29 @@ static void
 lc_read(struct load *L, int i)
 {
 	struct lc *c = &L->c[i];
-	size_t hdr, rem, mult, k;
-	ssize_t n;
+	struct nbpacket p;
+	ssize_t n = nbclient_recv(&c->nc);
 
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (c->role == ROLE_SLOW) {
 		if (n > 0)
 			fail_msg("slowloris %d: the broker answered", i);
 		c->state = LC_CLOSED;
-		c->t_closed = now_ms();
-		close(c->fd);
-		c->fd = -1;
+		c->t_closed = harness_now_ms();
+		close(c->nc.fd);
+		c->nc.fd = -1;
 		L->slow_closed++;
 		return;
 	}
 	if (n == 0 || n == -1)
 		fail_msg("client %d (%s): connection lost after %lld ms: %s",
 		    i, c->role == ROLE_PUB ? "publisher" : "subscriber",
-		    now_ms() - c->t_open, n == 0 ? "closed" : strerror(errno));
-	c->len += (size_t)n;
-	for (;;) {
-		rem = 0;
-		mult = 1;
-		hdr = 0;
-		for (k = 1; k < c->len && k <= 4; k++) {
-			rem += (size_t)(c->buf[k] & 0x7f) * mult;
-			mult *= 128;
-			if ((c->buf[k] & 0x80) == 0) {
-				hdr = k + 1;
-				break;
-			}
-		}
-		if (hdr == 0 || c->len < hdr + rem)
-			return;
-		handle(L, i, c->buf[0], c->buf + hdr, rem);
-		memmove(c->buf, c->buf + hdr + rem, c->len - hdr - rem);
-		c->len -= hdr + rem;
+		    harness_now_ms() - c->t_open,
+		    n == 0 ? "closed" : strerror(errno));
+	while (nbclient_peek(&c->nc, &p)) {
+		handle(L, i, p.byte1, p.body, p.len);
+		nbclient_drop(&c->nc, &p);
 	}
 }
 
@@ -318,20 +230,8 @@ lc_read(struct load *L, int i)
 static void
 lc_open(struct load *L, int i)
 {
-	struct sockaddr_in sin;
-	struct lc *c = &L->c[i];
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)L->b->port);
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd == -1)
-		fail_msg("socket %d: %s", i, strerror(errno));
-	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 &&
-	    errno != EINPROGRESS)
-		fail_msg("connect %d: %s", i, strerror(errno));
-	c->state = LC_CONNECTING;
+	nbclient_open(&L->c[i].nc, L->b, i);
+	L->c[i].state = LC_CONNECTING;
 	L->opening++;
 }
 
@@ -341,25 +241,21 @@ lc_connected(struct load *L, int i)
 {
 	struct lc *c = &L->c[i];
 	uint8_t pkt[64];
-	socklen_t elen = sizeof(int);
-	int err = 0;
 	size_t n;
 
-	getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-	if (err != 0)
-		fail_msg("connect %d: %s", i, strerror(err));
-	c->t_open = now_ms();
+	nbclient_check_connected(&c->nc, i);
+	c->t_open = harness_now_ms();
 	if (c->role == ROLE_SLOW) {
 		L->opening--;
 		c->state = LC_SLOW;
 		connect_bytes(pkt, "slow", i);
-		lc_send(c, pkt, 1);
+		nbclient_send(&c->nc, pkt, 1);
 		c->sent = 1;
 		c->next_byte = c->t_open + L->slow_interval_ms;
 		return;
 	}
 	n = connect_bytes(pkt, c->role == ROLE_PUB ? "pub" : "sub", i);
-	lc_send(c, pkt, n);
+	nbclient_send(&c->nc, pkt, n);
 	c->state = LC_WAIT_CONNACK;
 }
 
@@ -421,7 +317,7 @@ load_run(struct load *L)
 	assert_non_null(L->pfd);
 	for (i = 0; i < L->n; i++) {
 		c = &L->c[i];
-		c->fd = -1;
+		c->nc.fd = -1;
 		c->state = LC_UNOPENED;
 		if (i < L->nslow)
 			c->role = ROLE_SLOW;
@@ -433,10 +329,10 @@ load_run(struct load *L)
 			c->topic = (i - L->nslow - L->npub) % L->npub;
 		}
 	}
-	L->t0 = now_ms();
+	L->t0 = harness_now_ms();
 	deadline = L->t0 + L->deadline_ms;
 	for (;;) {
-		now = now_ms();
+		now = harness_now_ms();
 		if (now > deadline)
 			report(L);
 		while (L->opened < L->n && L->opening < MAX_OPENING)
@@ -452,21 +348,22 @@ load_run(struct load *L)
 		    L->hold_ms) {
 			/* Still there, every one of them. */
 			for (i = L->nslow; i < L->n; i++)
-				lc_send(&L->c[i], pingreq, sizeof(pingreq));
+				nbclient_send(&L->c[i].nc, pingreq,
+				    sizeof(pingreq));
 			L->pinging = 1;
 		}
 		if (L->pinging && all_ponged(L))
 			break;
 		for (i = 0; i < L->n; i++) {
 			c = &L->c[i];
-			L->pfd[i].fd = c->fd;
+			L->pfd[i].fd = c->nc.fd;
 			L->pfd[i].events = c->state == LC_CONNECTING ?
 			    POLLOUT : POLLIN;
 			L->pfd[i].revents = 0;
 			/* A slowloris's next byte. */
 			if (c->state == LC_SLOW && now >= c->next_byte) {
 				connect_bytes(pkt, "slow", i);
-				if (send(c->fd, pkt + c->sent, 1,
+				if (send(c->nc.fd, pkt + c->sent, 1,
 				    MSG_NOSIGNAL) == 1)
 					c->sent++;
 				c->next_byte = now + L->slow_interval_ms;
@@ -475,7 +372,7 @@ load_run(struct load *L)
 		if (poll(L->pfd, (nfds_t)L->n, 50) == -1 && errno != EINTR)
 			fail_msg("poll: %s", strerror(errno));
 		for (i = 0; i < L->n; i++) {
-			if (L->pfd[i].revents == 0 || L->c[i].fd == -1)
+			if (L->pfd[i].revents == 0 || L->c[i].nc.fd == -1)
 				continue;
 			if (L->c[i].state == LC_CONNECTING)
 				lc_connected(L, i);
@@ -492,11 +389,12 @@ load_free(struct load *L)
 	int i;
 
 	for (i = 0; i < L->n; i++) {
-		if (L->c[i].fd == -1)
+		if (L->c[i].nc.fd == -1)
 			continue;
 		if (L->c[i].role != ROLE_SLOW)
-			lc_send(&L->c[i], disconnect, sizeof(disconnect));
-		close(L->c[i].fd);
+			nbclient_send(&L->c[i].nc, disconnect,
+			    sizeof(disconnect));
+		close(L->c[i].nc.fd);
 	}
 	free(L->pfd);
 	free(L->c);
@@ -504,47 +402,16 @@ load_free(struct load *L)
 
 /* ===== Tests ===== */
 
-static int
-setup_broker(void **state, const char *ini, long fds)
-{
-	long n = harness_raise_nofile(fds);
+static struct harness_opts hold_opts = {
+	.extra_ini = "[listener]\nmax_connections = 6000\n",
+	.nofile = 5000 + 512
+};
 
-	if (n < fds) {
-		print_error("RLIMIT_NOFILE is %ld, %ld needed\n", n, fds);
-		return -1;
-	}
-	if (harness_broker_start(&broker, ini) == -1) {
-		harness_broker_cleanup(&broker);
-		return -1;
-	}
-	*state = &broker;
-	return 0;
-}
-
-static int
-setup_hold(void **state)
-{
-	return setup_broker(state, "[listener]\nmax_connections = 6000\n",
-	    5000 + 512);
-}
-
-static int
-setup_slowloris(void **state)
-{
-	return setup_broker(state, "[listener]\nmax_connections = 2000\n"
-	    "connect_timeout = 2\n", 1000);
-}
-
-static int
-teardown_broker(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
+static struct harness_opts slowloris_opts = {
+	.extra_ini = "[listener]\nmax_connections = 2000\n"
+	    "connect_timeout = 2\n",
+	.nofile = 1000
+};
 
 /* 5,000 connections at once; 100 publish 10 QoS 1 messages each to a
  * topic of their own, 49 subscribers per topic get all 10, in order;
@@ -554,12 +421,12 @@ test_hold_5000_connections_while_100_publish(void **state)
 {
 	struct load L = { .b = *state, .nslow = 0, .npub = 100,
 	    .nsub = 4900, .msgs = 10, .hold_ms = 0, .deadline_ms = 50000 };
-	long long t0 = now_ms();
+	long long t0 = harness_now_ms();
 
 	harness_mqttd_only("5,000 connections need mosquitto's limits raised");
 	load_run(&L);
 	print_message("5000 connections: %d deliveries in %lld ms, slowest "
-	    "CONNACK %lld ms\n", L.nsub * L.msgs, now_ms() - t0,
+	    "CONNACK %lld ms\n", L.nsub * L.msgs, harness_now_ms() - t0,
 	    L.worst_connack_ms);
 	load_free(&L);
 }
@@ -598,7 +465,7 @@ test_slowloris_burst_does_not_starve_clients(void **state)
 	if (L.worst_connack_ms > 1000)
 		fail_msg("a well-behaved client waited %lld ms for CONNACK",
 		    L.worst_connack_ms);
-	assert_true(harness_log_contains(&broker, "no CONNECT within 2 s",
+	assert_true(harness_log_contains(*state, "no CONNECT within 2 s",
 	    HARNESS_TIMEOUT_MS));
 	load_free(&L);
 }
@@ -607,12 +474,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_hold_5000_connections_while_100_publish, setup_hold,
-		    teardown_broker),
-		cmocka_unit_test_setup_teardown(
+		cmocka_unit_test_prestate_setup_teardown(
+		    test_hold_5000_connections_while_100_publish,
+		    harness_setup_broker_opts, harness_teardown_broker,
+		    &hold_opts),
+		cmocka_unit_test_prestate_setup_teardown(
 		    test_slowloris_burst_does_not_starve_clients,
-		    setup_slowloris, teardown_broker),
+		    harness_setup_broker_opts, harness_teardown_broker,
+		    &slowloris_opts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -397,14 +397,10 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	int rc;
-
 	(void)state;
 	free(snapshot);
 	snapshot = NULL;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
+	return harness_broker_finish(&broker);
 }
 
 /* ===== Remaining Length ===== */

@@ -9,17 +9,10 @@
  * and all ten common messages. One thread drives all sockets with poll();
  * the whole test is bounded to 60 s.
  *
- * The harness's blocking tclient is not used here: this file has its own
- * small non-blocking state machine, with the same independence from
- * src/ (packets are spelled out as bytes).
+ * The harness's blocking tclient is not used here: the clients are its
+ * non-blocking ones (harness_nb.c), driven by a small state machine.
  */
-#include <sys/socket.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -48,10 +40,8 @@ enum mc_state {
 };
 
 struct mc {
-	int		 fd;
+	struct nbclient	 nc;
 	enum mc_state	 state;
-	uint8_t		 buf[8192];
-	size_t		 len;
 	int		 got_own;
 	int		 got_puback;
 	unsigned	 common_seen;	/* bit i: "common-i" arrived */
@@ -60,105 +50,20 @@ struct mc {
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	long n;
-
-	(void)state;
-	/* Raised before the broker starts, so that it inherits the limit. */
-	n = harness_raise_nofile(NCLIENTS * 2 + 256);
-	if (n < NCLIENTS + 64) {
-		print_error("RLIMIT_NOFILE is %ld: too low for %d clients\n",
-		    n, NCLIENTS);
-		return -1;
-	}
-	return harness_broker_start(&broker,
-	    "[listener]\nmax_connections = 5000\n");
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Writes all of buf to the non-blocking socket, waiting up to 5 s. */
-static void
-mc_send(struct mc *m, const uint8_t *buf, size_t len)
-{
-	struct pollfd pfd = { m->fd, POLLOUT, 0 };
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(m->fd, buf, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (poll(&pfd, 1, 5000) <= 0)
-				fail_msg("send: socket not writable for 5 s");
-			continue;
-		}
-		fail_msg("send: %s", strerror(errno));
-	}
-}
-
-/* Fixed header + body; bodies here are always < 128 bytes. */
-static void
-mc_packet(struct mc *m, uint8_t byte1, const uint8_t *body, size_t len)
-{
-	uint8_t pkt[160];
-
-	assert_true(len < 128);
-	pkt[0] = byte1;
-	pkt[1] = (uint8_t)len;
-	if (len > 0)
-		memcpy(pkt + 2, body, len);
-	mc_send(m, pkt, len + 2);
-}
-
-/* Appends a 2-byte-length string to b at *off. */
-static void
-put_str(uint8_t *b, size_t *off, const char *s)
-{
-	size_t n = strlen(s);
-
-	b[(*off)++] = (uint8_t)(n >> 8);
-	b[(*off)++] = (uint8_t)(n & 0xff);
-	memcpy(b + *off, s, n);
-	*off += n;
-}
+static const struct harness_opts broker_opts = {
+	.extra_ini = "[listener]\nmax_connections = 5000\n",
+	.nofile = NCLIENTS * 2 + 256,
+	.min_nofile = NCLIENTS + 64
+};
 
 static void
 mc_send_connect(struct mc *m, int i)
 {
-	static const uint8_t head[] = { 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02,
-	    0, 0 };
-	uint8_t body[64];
-	size_t off = sizeof(head);
+	uint8_t pkt[64];
 	char id[32];
 
-	memcpy(body, head, sizeof(head));
 	snprintf(id, sizeof(id), "many-%04d", i);
-	put_str(body, &off, id);
-	mc_packet(m, 0x10, body, off);
+	nbclient_send(&m->nc, pkt, nb_connect_packet(pkt, id));
 }
 
 static void
@@ -171,11 +76,11 @@ mc_send_subscribe(struct mc *m, int i)
 	body[off++] = 0;
 	body[off++] = 1;
 	snprintf(topic, sizeof(topic), "many/c/%04d", i);
-	put_str(body, &off, topic);
+	nb_put_str(body, &off, topic);
 	body[off++] = 1;
-	put_str(body, &off, COMMON_TOPIC);
+	nb_put_str(body, &off, COMMON_TOPIC);
 	body[off++] = 0;
-	mc_packet(m, 0x82, body, off);
+	nbclient_packet(&m->nc, 0x82, body, off);
 }
 
 static void
@@ -187,20 +92,20 @@ mc_send_publishes(struct mc *m, int i)
 
 	snprintf(topic, sizeof(topic), "many/c/%04d", i);
 	snprintf(payload, sizeof(payload), "own-%d", i);
-	put_str(body, &off, topic);
+	nb_put_str(body, &off, topic);
 	body[off++] = 0;
 	body[off++] = 2;	/* packet id 2 */
 	memcpy(body + off, payload, strlen(payload));
 	off += strlen(payload);
-	mc_packet(m, 0x32, body, off);
+	nbclient_packet(&m->nc, 0x32, body, off);
 	if (i >= NCOMMON)
 		return;
 	off = 0;
 	snprintf(payload, sizeof(payload), "common-%d", i);
-	put_str(body, &off, COMMON_TOPIC);
+	nb_put_str(body, &off, COMMON_TOPIC);
 	memcpy(body + off, payload, strlen(payload));
 	off += strlen(payload);
-	mc_packet(m, 0x30, body, off);
+	nbclient_packet(&m->nc, 0x30, body, off);
 }
 
 /* Handles one whole packet received by client i. */
@@ -263,7 +168,7 @@ mc_handle(struct mc *m, int i, uint8_t byte1, const uint8_t *b, size_t len,
 			fail_msg("client %d: wrong payload", i);
 		ack[0] = b[2 + tlen];
 		ack[1] = b[3 + tlen];
-		mc_packet(m, 0x40, ack, 2);
+		nbclient_packet(&m->nc, 0x40, ack, 2);
 		m->got_own++;
 		break;
 	default:
@@ -276,10 +181,9 @@ mc_handle(struct mc *m, int i, uint8_t byte1, const uint8_t *b, size_t len,
 static void
 mc_read(struct mc *m, int i, int *ready)
 {
-	size_t hdr, rem, mult, k;
-	ssize_t n;
+	struct nbpacket p;
+	ssize_t n = nbclient_recv(&m->nc);
 
-	n = recv(m->fd, m->buf + m->len, sizeof(m->buf) - m->len, 0);
 	if (n == 0)
 		fail_msg("client %d: the broker closed the connection", i);
 	if (n == -1) {
@@ -287,24 +191,9 @@ mc_read(struct mc *m, int i, int *ready)
 			return;
 		fail_msg("client %d: recv: %s", i, strerror(errno));
 	}
-	m->len += (size_t)n;
-	for (;;) {
-		rem = 0;
-		mult = 1;
-		hdr = 0;
-		for (k = 1; k < m->len && k <= 4; k++) {
-			rem += (size_t)(m->buf[k] & 0x7f) * mult;
-			mult *= 128;
-			if ((m->buf[k] & 0x80) == 0) {
-				hdr = k + 1;
-				break;
-			}
-		}
-		if (hdr == 0 || m->len < hdr + rem)
-			return;
-		mc_handle(m, i, m->buf[0], m->buf + hdr, rem, ready);
-		memmove(m->buf, m->buf + hdr + rem, m->len - hdr - rem);
-		m->len -= hdr + rem;
+	while (nbclient_peek(&m->nc, &p)) {
+		mc_handle(m, i, p.byte1, p.body, p.len, ready);
+		nbclient_drop(&m->nc, &p);
 	}
 }
 
@@ -335,36 +224,25 @@ report(const struct mc *mc, int ready)
 static void
 test_thousand_clients_all_publish_and_receive(void **state)
 {
-	struct sockaddr_in sin;
 	struct mc *mc;
 	struct pollfd *pfd;
-	long long deadline = now_ms() + DEADLINE_MS;
-	int i, ready = 0, done = 0, started = 0, err;
-	socklen_t elen;
+	long long deadline = harness_now_ms() + DEADLINE_MS;
+	int i, ready = 0, done = 0, started = 0;
 
 	(void)state;
 	mc = calloc(NCLIENTS, sizeof(*mc));
 	pfd = calloc(NCLIENTS, sizeof(*pfd));
 	assert_non_null(mc);
 	assert_non_null(pfd);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)broker.port);
 	for (i = 0; i < NCLIENTS; i++) {
-		mc[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (mc[i].fd == -1)
-			fail_msg("socket %d: %s", i, strerror(errno));
-		if (connect(mc[i].fd, (struct sockaddr *)&sin,
-		    sizeof(sin)) == -1 && errno != EINPROGRESS)
-			fail_msg("connect %d: %s", i, strerror(errno));
+		nbclient_open(&mc[i].nc, &broker, i);
 		mc[i].state = MC_CONNECTING;
 	}
 	while (done < NCLIENTS) {
-		if (now_ms() > deadline)
+		if (harness_now_ms() > deadline)
 			report(mc, ready);
 		for (i = 0; i < NCLIENTS; i++) {
-			pfd[i].fd = mc[i].fd;
+			pfd[i].fd = mc[i].nc.fd;
 			pfd[i].events = mc[i].state == MC_CONNECTING ?
 			    POLLOUT : POLLIN;
 			pfd[i].revents = 0;
@@ -375,12 +253,7 @@ test_thousand_clients_all_publish_and_receive(void **state)
 			if (pfd[i].revents == 0)
 				continue;
 			if (mc[i].state == MC_CONNECTING) {
-				elen = sizeof(err);
-				getsockopt(mc[i].fd, SOL_SOCKET, SO_ERROR, &err,
-				    &elen);
-				if (err != 0)
-					fail_msg("connect %d: %s", i,
-					    strerror(err));
+				nbclient_check_connected(&mc[i].nc, i);
 				mc_send_connect(&mc[i], i);
 				mc[i].state = MC_WAIT_CONNACK;
 				continue;
@@ -398,8 +271,8 @@ test_thousand_clients_all_publish_and_receive(void **state)
 			done += mc_done(&mc[i]);
 	}
 	for (i = 0; i < NCLIENTS; i++) {
-		mc_packet(&mc[i], 0xe0, NULL, 0);
-		close(mc[i].fd);
+		nbclient_packet(&mc[i].nc, 0xe0, NULL, 0);
+		close(mc[i].nc.fd);
 	}
 	free(pfd);
 	free(mc);
@@ -412,5 +285,5 @@ main(void)
 		cmocka_unit_test(test_thousand_clients_all_publish_and_receive),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, &broker_opts);
 }

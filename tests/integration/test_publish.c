@@ -18,24 +18,6 @@
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
 /* A connected subscriber to filter at qos (granted as asked). */
 static struct tclient *
 subscriber(const char *id, const char *filter, int qos)
@@ -499,5 +481,5 @@ main(void)
 		cmocka_unit_test(test_publish_pubrel_with_bad_flags_closes),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }

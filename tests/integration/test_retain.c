@@ -19,24 +19,6 @@
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
 /* [MQTT-3.3.1-5] [MQTT-3.3.1-6] A retained message is sent to a later
  * subscriber, with RETAIN 1, after the SUBACK. */
 static void
@@ -293,5 +275,5 @@ main(void)
 		cmocka_unit_test(test_retain_survives_restart),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }

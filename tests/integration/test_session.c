@@ -23,24 +23,6 @@
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
 /* Connects id with clean session clean and expects session_present. */
 static struct tclient *
 connect_sp(const struct harness_broker *b, const char *id, bool clean,
@@ -698,5 +680,5 @@ main(void)
 		OWN(test_session_acknowledged_messages_survive_kill9, NULL),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }

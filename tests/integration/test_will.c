@@ -16,24 +16,6 @@
 
 static struct harness_broker broker;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return harness_broker_start(&broker, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = harness_broker_stop(&broker);
-	harness_broker_cleanup(&broker);
-	return rc;
-}
-
 /* Connects id with a will on topic, payload "<id> died". */
 static struct tclient *
 connect_will(const char *id, bool clean, const char *topic, int qos,
@@ -218,5 +200,5 @@ main(void)
 		cmocka_unit_test(test_will_published_on_takeover),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group_tests(tests, &broker, NULL);
 }
