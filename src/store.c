@@ -1109,6 +1109,9 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	if ((unsigned)pages >= limit * CHECKPOINT_INLINE) {
 		(void)sqlite3_wal_checkpoint_v2(db, name,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&st->lock);
+		st->wal_copied = 0;	/* the next commit starts it over */
+		pthread_mutex_unlock(&st->lock);
 		return SQLITE_OK;
 	}
 	pthread_mutex_lock(&st->lock);
