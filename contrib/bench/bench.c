@@ -305,6 +305,20 @@ print_cpu(const char *key, double cpu, uint64_t msgs)
 	    cpu > 0 ? (double)msgs / cpu : 0);
 }
 
+/* Publish to PUBACK (QoS 1) or PUBCOMP (QoS 2); NA at QoS 0. */
+static void
+print_ack_keys(const struct hist *ack)
+{
+	if (ack == NULL) {
+		printf(" ack_p50_us=NA ack_p99_us=NA ack_max_us=NA");
+		return;
+	}
+	printf(" ack_p50_us=%llu ack_p99_us=%llu ack_max_us=%llu",
+	    (unsigned long long)hist_quantile(ack, 0.5),
+	    (unsigned long long)hist_quantile(ack, 0.99),
+	    (unsigned long long)ack->max);
+}
+
 static void
 print_label(const struct options *o)
 {
@@ -391,14 +405,82 @@ publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 
 /* ===== throughput and fanout ===== */
 
+/* What a throughput or fanout run measured. */
+struct tp_result {
+	struct tally	 t;
+	struct hist	*ack;		/* NULL at QoS 0 */
+	double		 pub_s;		/* until the last acknowledgement */
+	double		 deliver_s;	/* until the last delivery */
+	double		 broker_cpu;	/* -1: unknown */
+	double		 bench_cpu;
+	bool		 stalled;
+};
+
+static void
+throughput_human(const struct run *r, const struct tp_result *m)
+{
+	const struct bench	*b = &r->b;
+	const struct options	*o = r->o;
+
+	printf("%s: qos %d, %u pub -> %u sub, %zu B: sent %.0f msg/s, "
+	    "delivered %.0f msg/s, lost %llu, dup %llu, latency p50 %llu us "
+	    "p99 %llu us max %llu us", o->scenario, o->qos, o->pubs, o->subs,
+	    o->payload, rate(b->sent, m->pub_s), rate(b->delivered,
+	    m->deliver_s), (unsigned long long)m->t.lost,
+	    (unsigned long long)m->t.dup,
+	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
+	    (unsigned long long)hist_quantile(m->t.lat, 0.99),
+	    (unsigned long long)m->t.lat->max);
+	if (m->ack != NULL)
+		printf(", %s p50 %llu us p99 %llu us max %llu us",
+		    o->qos == 2 ? "PUBCOMP" : "PUBACK",
+		    (unsigned long long)hist_quantile(m->ack, 0.5),
+		    (unsigned long long)hist_quantile(m->ack, 0.99),
+		    (unsigned long long)m->ack->max);
+	if (m->broker_cpu >= 0)
+		printf(", broker %.2f CPU-s (%.0f deliveries per CPU-s)",
+		    m->broker_cpu, m->broker_cpu > 0 ?
+		    (double)b->delivered / m->broker_cpu : 0);
+	printf("%s\n", m->stalled ? " [stalled]" : "");
+}
+
+static void
+throughput_keys(const struct run *r, const struct tp_result *m)
+{
+	const struct bench	*b = &r->b;
+	const struct options	*o = r->o;
+
+	printf("scenario=%s qos=%d pubs=%u subs=%u payload=%zu window=%u "
+	    "max_lag=%llu topics=%s sent=%llu delivered=%llu sent_rate=%.0f "
+	    "delivered_rate=%.0f lost=%llu dup=%llu foreign=%llu "
+	    "p50_us=%llu p99_us=%llu max_us=%llu", o->scenario, o->qos,
+	    o->pubs, o->subs, o->payload, o->window,
+	    (unsigned long long)o->max_lag,
+	    o->layout == LAYOUT_EACH ? "each" :
+	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
+	    (unsigned long long)b->sent, (unsigned long long)b->delivered,
+	    rate(b->sent, m->pub_s), rate(b->delivered, m->deliver_s),
+	    (unsigned long long)m->t.lost, (unsigned long long)m->t.dup,
+	    (unsigned long long)m->t.foreign,
+	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
+	    (unsigned long long)hist_quantile(m->t.lat, 0.99),
+	    (unsigned long long)m->t.lat->max);
+	print_ack_keys(m->ack);
+	printf(" failed=%u stalled=%d pub_s=%.3f deliver_s=%.3f", b->n_failed,
+	    m->stalled, m->pub_s, m->deliver_s);
+	print_cpu("broker_cpu", m->broker_cpu, b->delivered);
+	printf(" bench_cpu_s=%.3f", m->bench_cpu);
+	print_label(o);
+}
+
 static int
 scenario_throughput(struct run *r)
 {
-	struct bench	*b = &r->b;
-	struct options	*o = r->o;
-	struct tally	 t;
-	double		 cpu0, cpu1, self0, self1, tp, td, bcpu;
-	int		 ok, rc = 0;
+	struct bench		*b = &r->b;
+	struct options		*o = r->o;
+	struct tp_result	 m;
+	double			 cpu0, self0;
+	int			 rc = 0;
 
 	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs, true);
 	r->pubs = b->pubs = make_clients(r, ROLE_PUB, o->pubs, true);
@@ -406,53 +488,28 @@ scenario_throughput(struct run *r)
 	    connect_all(r, r->pubs, o->pubs) == -1)
 		return 2;
 
+	memset(&m, 0, sizeof(m));
+	if (o->qos > 0 && (m.ack = calloc(1, sizeof(*m.ack))) == NULL)
+		return 2;
 	cpu0 = proc_cpu_seconds(o->broker_pid);
 	self0 = self_cpu_seconds();
 	b->record_latency = true;
-	ok = publish_phase(r, o->count, o->subs);
+	b->ack_hist = m.ack;
+	m.stalled = publish_phase(r, o->count, o->subs) != 0;
+	b->ack_hist = NULL;
 	b->record_latency = false;
-	cpu1 = proc_cpu_seconds(o->broker_pid);
-	self1 = self_cpu_seconds();
+	m.broker_cpu = cpu_delta(cpu0, proc_cpu_seconds(o->broker_pid));
+	m.bench_cpu = self_cpu_seconds() - self0;
 
-	tally(r, &t);
-	tp = secs(b->t_start, r->t_pubs_done);
-	td = secs(b->t_start, b->t_last_delivery);
-	bcpu = cpu_delta(cpu0, cpu1);
-	if (t.lost > 0 || b->n_failed > 0 || (o->qos == 2 && t.dup > 0))
+	tally(r, &m.t);
+	m.pub_s = secs(b->t_start, r->t_pubs_done);
+	m.deliver_s = secs(b->t_start, b->t_last_delivery);
+	if (m.t.lost > 0 || b->n_failed > 0 || (o->qos == 2 && m.t.dup > 0))
 		rc = 1;
-
-	printf("%s: qos %d, %u pub -> %u sub, %zu B: sent %.0f msg/s, "
-	    "delivered %.0f msg/s, lost %llu, dup %llu, latency p50 %llu us "
-	    "p99 %llu us max %llu us", o->scenario, o->qos, o->pubs, o->subs,
-	    o->payload, rate(b->sent, tp), rate(b->delivered, td),
-	    (unsigned long long)t.lost, (unsigned long long)t.dup,
-	    (unsigned long long)hist_quantile(t.lat, 0.5),
-	    (unsigned long long)hist_quantile(t.lat, 0.99),
-	    (unsigned long long)t.lat->max);
-	if (bcpu >= 0)
-		printf(", broker %.2f CPU-s (%.0f deliveries per CPU-s)", bcpu,
-		    bcpu > 0 ? (double)b->delivered / bcpu : 0);
-	printf("%s\n", ok == 0 ? "" : " [stalled]");
-
-	printf("scenario=%s qos=%d pubs=%u subs=%u payload=%zu window=%u "
-	    "max_lag=%llu topics=%s sent=%llu delivered=%llu sent_rate=%.0f "
-	    "delivered_rate=%.0f lost=%llu dup=%llu foreign=%llu "
-	    "p50_us=%llu p99_us=%llu max_us=%llu failed=%u stalled=%d "
-	    "pub_s=%.3f deliver_s=%.3f", o->scenario, o->qos, o->pubs, o->subs,
-	    o->payload, o->window, (unsigned long long)o->max_lag,
-	    o->layout == LAYOUT_EACH ? "each" :
-	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
-	    (unsigned long long)b->sent, (unsigned long long)b->delivered,
-	    rate(b->sent, tp), rate(b->delivered, td),
-	    (unsigned long long)t.lost, (unsigned long long)t.dup,
-	    (unsigned long long)t.foreign,
-	    (unsigned long long)hist_quantile(t.lat, 0.5),
-	    (unsigned long long)hist_quantile(t.lat, 0.99),
-	    (unsigned long long)t.lat->max, b->n_failed, ok != 0, tp, td);
-	print_cpu("broker_cpu", bcpu, b->delivered);
-	printf(" bench_cpu_s=%.3f", self1 - self0);
-	print_label(o);
-	free(t.lat);
+	throughput_human(r, &m);
+	throughput_keys(r, &m);
+	free(m.t.lat);
+	free(m.ack);
 
 	disconnect_all(r, r->pubs, o->pubs);
 	disconnect_all(r, r->subs, o->subs);
