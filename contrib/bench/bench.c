@@ -56,6 +56,7 @@ struct options {
 	double		 restart_timeout;
 	const char	*label;
 	uint64_t	 max_lag;
+	bool		 persistent;	/* throughput subscribers keep sessions */
 };
 
 /* The clients of a run, by role. */
@@ -422,10 +423,11 @@ throughput_human(const struct run *r, const struct tp_result *m)
 	const struct bench	*b = &r->b;
 	const struct options	*o = r->o;
 
-	printf("%s: qos %d, %u pub -> %u sub, %zu B: sent %.0f msg/s, "
+	printf("%s: qos %d, %u pub -> %u %ssub, %zu B: sent %.0f msg/s, "
 	    "delivered %.0f msg/s, lost %llu, dup %llu, latency p50 %llu us "
 	    "p99 %llu us max %llu us", o->scenario, o->qos, o->pubs, o->subs,
-	    o->payload, rate(b->sent, m->pub_s), rate(b->delivered,
+	    o->persistent ? "persistent " : "", o->payload,
+	    rate(b->sent, m->pub_s), rate(b->delivered,
 	    m->deliver_s), (unsigned long long)m->t.lost,
 	    (unsigned long long)m->t.dup,
 	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
@@ -450,11 +452,11 @@ throughput_keys(const struct run *r, const struct tp_result *m)
 	const struct bench	*b = &r->b;
 	const struct options	*o = r->o;
 
-	printf("scenario=%s qos=%d pubs=%u subs=%u payload=%zu window=%u "
-	    "max_lag=%llu topics=%s sent=%llu delivered=%llu sent_rate=%.0f "
-	    "delivered_rate=%.0f lost=%llu dup=%llu foreign=%llu "
-	    "p50_us=%llu p99_us=%llu max_us=%llu", o->scenario, o->qos,
-	    o->pubs, o->subs, o->payload, o->window,
+	printf("scenario=%s qos=%d pubs=%u subs=%u persistent=%d payload=%zu "
+	    "window=%u max_lag=%llu topics=%s sent=%llu delivered=%llu "
+	    "sent_rate=%.0f delivered_rate=%.0f lost=%llu dup=%llu "
+	    "foreign=%llu p50_us=%llu p99_us=%llu max_us=%llu", o->scenario,
+	    o->qos, o->pubs, o->subs, o->persistent, o->payload, o->window,
 	    (unsigned long long)o->max_lag,
 	    o->layout == LAYOUT_EACH ? "each" :
 	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
@@ -482,7 +484,8 @@ scenario_throughput(struct run *r)
 	double			 cpu0, self0;
 	int			 rc = 0;
 
-	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs, true);
+	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs,
+	    !o->persistent);
 	r->pubs = b->pubs = make_clients(r, ROLE_PUB, o->pubs, true);
 	if (connect_all(r, r->subs, o->subs) == -1 ||
 	    connect_all(r, r->pubs, o->pubs) == -1)
@@ -917,6 +920,9 @@ usage(void)
 "      --qos0-buffer B    QoS 0: bytes a publisher may have unsent (65536)\n"
 "      --max-lag N        publishers pause while a subscriber is N messages\n"
 "                         behind; 0: never (1000)\n"
+"      --persistent       throughput, fanout: subscribers keep sessions\n"
+"                         (clean session 0): QoS 1 and 2 messages take\n"
+"                         the broker's durable path\n"
 "  -c, --conns N          connect: connections (1000)\n"
 "      --parallel N       connect: connection attempts at once (100)\n"
 "      --hold SEC         connect: hold before reading RSS (1)\n"
@@ -971,6 +977,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "label", required_argument, NULL, 7 },
 		{ "max-lag", required_argument, NULL, 8 },
 		{ "restart-timeout", required_argument, NULL, 9 },
+		{ "persistent", no_argument, NULL, 10 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1080,12 +1087,21 @@ parse_options(int argc, char **argv, struct options *o)
 			o->max_lag = (uint64_t)num_arg("max-lag", optarg,
 			    0, 1e9);
 			break;
+		case 10:
+			o->persistent = true;
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if (o->persistent && strcmp(o->scenario, "throughput") != 0 &&
+	    strcmp(o->scenario, "fanout") != 0) {
+		fprintf(stderr, "mqttd-bench: --persistent is for throughput "
+		    "and fanout\n");
+		exit(2);
+	}
 
 	if (strcmp(o->scenario, "durable") == 0 ||
 	    strcmp(o->scenario, "recovery") == 0) {
