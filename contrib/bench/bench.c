@@ -57,6 +57,7 @@ struct options {
 	const char	*label;
 	uint64_t	 max_lag;
 	bool		 persistent;	/* throughput subscribers keep sessions */
+	double		 rate;		/* msg/s in all; 0: unpaced */
 };
 
 /* The clients of a run, by role. */
@@ -98,6 +99,40 @@ progress_sum(const struct bench *b)
 }
 
 /*
+ * Makes due what --rate allows from the start of publishing until t and
+ * wakes the publishers whose share grew. Counting from the start, not
+ * per tick, keeps the rate whatever the timer's jitter.
+ */
+static void
+pace_deal(struct run *r, uint64_t t)
+{
+	struct bench	*b = &r->b;
+	uint64_t	 from = b->rate_due, due, k;
+
+	if (b->rate <= 0 || !b->publishing || t <= b->t_start)
+		return;
+	due = (uint64_t)(b->rate * (double)(t - b->t_start) / 1e9);
+	b->rate_due = due;
+	for (k = from; k < due && k < from + b->npubs; k++)
+		client_pub_fill(r->pubs[k % b->npubs]);
+}
+
+/* Stops publishing at the deadline, after what was due until then. */
+static void
+stop_at_deadline(struct run *r, uint64_t now)
+{
+	struct bench	*b = &r->b;
+	unsigned	 i;
+
+	if (r->deadline == 0 || now < r->deadline || !b->publishing)
+		return;
+	pace_deal(r, r->deadline);
+	b->publishing = false;
+	for (i = 0; i < b->npubs; i++)
+		client_pub_check_done(r->pubs[i]);
+}
+
+/*
  * Every 20 ms: stop publishing at the deadline, notice progress, give up
  * on a phase that has not moved for --stall seconds.
  */
@@ -107,15 +142,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct run	*r = arg;
 	struct bench	*b = &r->b;
 	uint64_t	 now = now_ns(), sum;
-	unsigned	 i;
 
 	(void)fd;
 	(void)what;
-	if (r->deadline != 0 && now >= r->deadline && b->publishing) {
-		b->publishing = false;
-		for (i = 0; i < b->npubs; i++)
-			client_pub_check_done(r->pubs[i]);
-	}
+	stop_at_deadline(r, now);
 	sum = progress_sum(b);
 	if (sum != r->last_sum) {
 		r->last_sum = sum;
@@ -360,6 +390,37 @@ free_clients(struct client **cs, unsigned n)
 	free(cs);
 }
 
+/* Every millisecond under --rate. */
+static void
+pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run	*r = arg;
+	uint64_t	 now = now_ns();
+
+	(void)fd;
+	(void)what;
+	stop_at_deadline(r, now);
+	pace_deal(r, now);
+	bench_poke(&r->b);
+}
+
+static struct event *
+pace_start(struct run *r)
+{
+	struct timeval	 tv = { 0, 1000 };
+	struct event	*ev;
+
+	r->b.rate_due = 0;
+	if (r->b.rate <= 0)
+		return NULL;
+	ev = event_new(r->b.base, -1, EV_PERSIST, pace_cb, r);
+	if (ev == NULL || event_add(ev, &tv) == -1) {
+		fprintf(stderr, "mqttd-bench: cannot start the pacing timer\n");
+		exit(2);
+	}
+	return ev;
+}
+
 /*
  * Publishes `count` messages in all (spread over the publishers) or,
  * with count 0, for --duration seconds; waits for every copy to arrive
@@ -369,6 +430,7 @@ static int
 publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 {
 	struct bench	*b = &r->b;
+	struct event	*pace;
 	unsigned	 i;
 
 	b->n_pubs_done = 0;
@@ -393,9 +455,12 @@ publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 	r->deadline = count == 0 ? b->t_start +
 	    (uint64_t)(r->o->duration * 1e9) : 0;
 	b->publishing = true;
+	pace = pace_start(r);
 	for (i = 0; i < b->npubs; i++)
 		client_pub_fill(r->pubs[i]);
 	i = phase_run(r, step_publish) == 0;
+	if (pace != NULL)
+		event_free(pace);
 	b->publishing = false;
 	r->deadline = 0;
 	if (r->t_pubs_done == 0)
@@ -423,11 +488,14 @@ throughput_human(const struct run *r, const struct tp_result *m)
 	const struct bench	*b = &r->b;
 	const struct options	*o = r->o;
 
-	printf("%s: qos %d, %u pub -> %u %ssub, %zu B: sent %.0f msg/s, "
-	    "delivered %.0f msg/s, lost %llu, dup %llu, latency p50 %llu us "
-	    "p99 %llu us max %llu us", o->scenario, o->qos, o->pubs, o->subs,
+	printf("%s: qos %d, %u pub -> %u %ssub, %zu B: sent %.0f msg/s",
+	    o->scenario, o->qos, o->pubs, o->subs,
 	    o->persistent ? "persistent " : "", o->payload,
-	    rate(b->sent, m->pub_s), rate(b->delivered,
+	    rate(b->sent, m->pub_s));
+	if (o->rate > 0)
+		printf(" (paced at %.0f)", o->rate);
+	printf(", delivered %.0f msg/s, lost %llu, dup %llu, latency p50 "
+	    "%llu us p99 %llu us max %llu us", rate(b->delivered,
 	    m->deliver_s), (unsigned long long)m->t.lost,
 	    (unsigned long long)m->t.dup,
 	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
@@ -453,11 +521,11 @@ throughput_keys(const struct run *r, const struct tp_result *m)
 	const struct options	*o = r->o;
 
 	printf("scenario=%s qos=%d pubs=%u subs=%u persistent=%d payload=%zu "
-	    "window=%u max_lag=%llu topics=%s sent=%llu delivered=%llu "
-	    "sent_rate=%.0f delivered_rate=%.0f lost=%llu dup=%llu "
-	    "foreign=%llu p50_us=%llu p99_us=%llu max_us=%llu", o->scenario,
-	    o->qos, o->pubs, o->subs, o->persistent, o->payload, o->window,
-	    (unsigned long long)o->max_lag,
+	    "window=%u max_lag=%llu rate=%.0f topics=%s sent=%llu "
+	    "delivered=%llu sent_rate=%.0f delivered_rate=%.0f lost=%llu "
+	    "dup=%llu foreign=%llu p50_us=%llu p99_us=%llu max_us=%llu",
+	    o->scenario, o->qos, o->pubs, o->subs, o->persistent, o->payload,
+	    o->window, (unsigned long long)o->max_lag, o->rate,
 	    o->layout == LAYOUT_EACH ? "each" :
 	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
 	    (unsigned long long)b->sent, (unsigned long long)b->delivered,
@@ -920,6 +988,9 @@ usage(void)
 "      --qos0-buffer B    QoS 0: bytes a publisher may have unsent (65536)\n"
 "      --max-lag N        publishers pause while a subscriber is N messages\n"
 "                         behind; 0: never (1000)\n"
+"      --rate N           throughput, fanout: N messages a second from all\n"
+"                         publishers together, dealt out every 1 ms\n"
+"                         within the window (unpaced)\n"
 "      --persistent       throughput, fanout: subscribers keep sessions\n"
 "                         (clean session 0): QoS 1 and 2 messages take\n"
 "                         the broker's durable path\n"
@@ -978,6 +1049,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "max-lag", required_argument, NULL, 8 },
 		{ "restart-timeout", required_argument, NULL, 9 },
 		{ "persistent", no_argument, NULL, 10 },
+		{ "rate", required_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1090,16 +1162,20 @@ parse_options(int argc, char **argv, struct options *o)
 		case 10:
 			o->persistent = true;
 			break;
+		case 11:
+			o->rate = num_arg("rate", optarg, 1, 1e9);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	if (o->persistent && strcmp(o->scenario, "throughput") != 0 &&
+	if ((o->persistent || o->rate > 0) &&
+	    strcmp(o->scenario, "throughput") != 0 &&
 	    strcmp(o->scenario, "fanout") != 0) {
-		fprintf(stderr, "mqttd-bench: --persistent is for throughput "
-		    "and fanout\n");
+		fprintf(stderr, "mqttd-bench: --persistent and --rate are for "
+		    "throughput and fanout\n");
 		exit(2);
 	}
 
@@ -1205,6 +1281,7 @@ main(int argc, char **argv)
 	r.b.payload_len = o.payload;
 	r.b.window = o.window;
 	r.b.max_lag = o.max_lag;
+	r.b.rate = o.rate;
 	r.b.qos0_buffer = o.qos0_buffer;
 	r.b.npubs = o.pubs;
 	r.b.nsubs = o.subs;

@@ -164,6 +164,7 @@ struct bench {
 	size_t			 payload_len;
 	unsigned		 window;
 	uint64_t		 max_lag;	/* see client_pub_fill(); 0: none */
+	double			 rate;		/* msg/s in all; 0: unpaced */
 	size_t			 qos0_buffer;
 	unsigned		 npubs;
 	unsigned		 nsubs;
@@ -181,6 +182,7 @@ struct bench {
 	uint64_t		 t_last_delivery;
 	struct hist		*connect_hist;	/* CONNACK latency, if set */
 	struct hist		*ack_hist;	/* PUBACK/PUBCOMP latency, if set */
+	uint64_t		 rate_due;	/* messages the pacing allows so far */
 
 	/* Counters the clients update. */
 	unsigned		 n_connected;	/* CONNACK accepted */

@@ -412,9 +412,25 @@ client_lag_room(struct bench *b)
 }
 
 /*
+ * Whether the pacing (--rate) lets c send one more: the messages due so
+ * far are dealt round the publishers one at a time, so c's share is
+ * every npubs-th of them starting at its index.
+ */
+static bool
+client_paced_ok(const struct client *c)
+{
+	const struct bench	*b = c->b;
+
+	if (b->rate <= 0)
+		return true;
+	return c->sent < (b->rate_due + b->npubs - 1 - c->index) / b->npubs;
+}
+
+/*
  * Publishes while the publisher may: under its limit, with fewer than
  * window messages unacknowledged (QoS 1/2) or fewer than qos0_buffer
- * bytes unsent (QoS 0), and while no subscriber is max_lag behind.
+ * bytes unsent (QoS 0), within its share of the pacing, and while no
+ * subscriber is max_lag behind.
  */
 void
 client_pub_fill(struct client *c)
@@ -432,6 +448,8 @@ client_pub_fill(struct client *c)
 			if (evbuffer_get_length(out) >= b->qos0_buffer)
 				break;
 		} else if (c->inflight >= b->window)
+			break;
+		if (!client_paced_ok(c))
 			break;
 		if (room == 0) {
 			if ((room = client_lag_room(b)) == 0)
