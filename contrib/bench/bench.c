@@ -56,6 +56,8 @@ struct options {
 	double		 restart_timeout;
 	const char	*label;
 	uint64_t	 max_lag;
+	bool		 persistent;	/* throughput subscribers keep sessions */
+	double		 rate;		/* msg/s in all; 0: unpaced */
 };
 
 /* The clients of a run, by role. */
@@ -97,6 +99,40 @@ progress_sum(const struct bench *b)
 }
 
 /*
+ * Makes due what --rate allows from the start of publishing until t and
+ * wakes the publishers whose share grew. Counting from the start, not
+ * per tick, keeps the rate whatever the timer's jitter.
+ */
+static void
+pace_deal(struct run *r, uint64_t t)
+{
+	struct bench	*b = &r->b;
+	uint64_t	 from = b->rate_due, due, k;
+
+	if (b->rate <= 0 || !b->publishing || t <= b->t_start)
+		return;
+	due = (uint64_t)(b->rate * (double)(t - b->t_start) / 1e9);
+	b->rate_due = due;
+	for (k = from; k < due && k < from + b->npubs; k++)
+		client_pub_fill(r->pubs[k % b->npubs]);
+}
+
+/* Stops publishing at the deadline, after what was due until then. */
+static void
+stop_at_deadline(struct run *r, uint64_t now)
+{
+	struct bench	*b = &r->b;
+	unsigned	 i;
+
+	if (r->deadline == 0 || now < r->deadline || !b->publishing)
+		return;
+	pace_deal(r, r->deadline);
+	b->publishing = false;
+	for (i = 0; i < b->npubs; i++)
+		client_pub_check_done(r->pubs[i]);
+}
+
+/*
  * Every 20 ms: stop publishing at the deadline, notice progress, give up
  * on a phase that has not moved for --stall seconds.
  */
@@ -106,15 +142,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct run	*r = arg;
 	struct bench	*b = &r->b;
 	uint64_t	 now = now_ns(), sum;
-	unsigned	 i;
 
 	(void)fd;
 	(void)what;
-	if (r->deadline != 0 && now >= r->deadline && b->publishing) {
-		b->publishing = false;
-		for (i = 0; i < b->npubs; i++)
-			client_pub_check_done(r->pubs[i]);
-	}
+	stop_at_deadline(r, now);
 	sum = progress_sum(b);
 	if (sum != r->last_sum) {
 		r->last_sum = sum;
@@ -305,6 +336,20 @@ print_cpu(const char *key, double cpu, uint64_t msgs)
 	    cpu > 0 ? (double)msgs / cpu : 0);
 }
 
+/* Publish to PUBACK (QoS 1) or PUBCOMP (QoS 2); NA at QoS 0. */
+static void
+print_ack_keys(const struct hist *ack)
+{
+	if (ack == NULL) {
+		printf(" ack_p50_us=NA ack_p99_us=NA ack_max_us=NA");
+		return;
+	}
+	printf(" ack_p50_us=%llu ack_p99_us=%llu ack_max_us=%llu",
+	    (unsigned long long)hist_quantile(ack, 0.5),
+	    (unsigned long long)hist_quantile(ack, 0.99),
+	    (unsigned long long)ack->max);
+}
+
 static void
 print_label(const struct options *o)
 {
@@ -345,6 +390,37 @@ free_clients(struct client **cs, unsigned n)
 	free(cs);
 }
 
+/* Every millisecond under --rate. */
+static void
+pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct run	*r = arg;
+	uint64_t	 now = now_ns();
+
+	(void)fd;
+	(void)what;
+	stop_at_deadline(r, now);
+	pace_deal(r, now);
+	bench_poke(&r->b);
+}
+
+static struct event *
+pace_start(struct run *r)
+{
+	struct timeval	 tv = { 0, 1000 };
+	struct event	*ev;
+
+	r->b.rate_due = 0;
+	if (r->b.rate <= 0)
+		return NULL;
+	ev = event_new(r->b.base, -1, EV_PERSIST, pace_cb, r);
+	if (ev == NULL || event_add(ev, &tv) == -1) {
+		fprintf(stderr, "mqttd-bench: cannot start the pacing timer\n");
+		exit(2);
+	}
+	return ev;
+}
+
 /*
  * Publishes `count` messages in all (spread over the publishers) or,
  * with count 0, for --duration seconds; waits for every copy to arrive
@@ -354,6 +430,7 @@ static int
 publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 {
 	struct bench	*b = &r->b;
+	struct event	*pace;
 	unsigned	 i;
 
 	b->n_pubs_done = 0;
@@ -378,9 +455,12 @@ publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 	r->deadline = count == 0 ? b->t_start +
 	    (uint64_t)(r->o->duration * 1e9) : 0;
 	b->publishing = true;
+	pace = pace_start(r);
 	for (i = 0; i < b->npubs; i++)
 		client_pub_fill(r->pubs[i]);
 	i = phase_run(r, step_publish) == 0;
+	if (pace != NULL)
+		event_free(pace);
 	b->publishing = false;
 	r->deadline = 0;
 	if (r->t_pubs_done == 0)
@@ -391,68 +471,116 @@ publish_phase(struct run *r, uint64_t count, unsigned nsubs_online)
 
 /* ===== throughput and fanout ===== */
 
+/* What a throughput or fanout run measured. */
+struct tp_result {
+	struct tally	 t;
+	struct hist	*ack;		/* NULL at QoS 0 */
+	double		 pub_s;		/* until the last acknowledgement */
+	double		 deliver_s;	/* until the last delivery */
+	double		 broker_cpu;	/* -1: unknown */
+	double		 bench_cpu;
+	bool		 stalled;
+};
+
+static void
+throughput_human(const struct run *r, const struct tp_result *m)
+{
+	const struct bench	*b = &r->b;
+	const struct options	*o = r->o;
+
+	printf("%s: qos %d, %u pub -> %u %ssub, %zu B: sent %.0f msg/s",
+	    o->scenario, o->qos, o->pubs, o->subs,
+	    o->persistent ? "persistent " : "", o->payload,
+	    rate(b->sent, m->pub_s));
+	if (o->rate > 0)
+		printf(" (paced at %.0f)", o->rate);
+	printf(", delivered %.0f msg/s, lost %llu, dup %llu, latency p50 "
+	    "%llu us p99 %llu us max %llu us", rate(b->delivered,
+	    m->deliver_s), (unsigned long long)m->t.lost,
+	    (unsigned long long)m->t.dup,
+	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
+	    (unsigned long long)hist_quantile(m->t.lat, 0.99),
+	    (unsigned long long)m->t.lat->max);
+	if (m->ack != NULL)
+		printf(", %s p50 %llu us p99 %llu us max %llu us",
+		    o->qos == 2 ? "PUBCOMP" : "PUBACK",
+		    (unsigned long long)hist_quantile(m->ack, 0.5),
+		    (unsigned long long)hist_quantile(m->ack, 0.99),
+		    (unsigned long long)m->ack->max);
+	if (m->broker_cpu >= 0)
+		printf(", broker %.2f CPU-s (%.0f deliveries per CPU-s)",
+		    m->broker_cpu, m->broker_cpu > 0 ?
+		    (double)b->delivered / m->broker_cpu : 0);
+	printf("%s\n", m->stalled ? " [stalled]" : "");
+}
+
+static void
+throughput_keys(const struct run *r, const struct tp_result *m)
+{
+	const struct bench	*b = &r->b;
+	const struct options	*o = r->o;
+
+	printf("scenario=%s qos=%d pubs=%u subs=%u persistent=%d payload=%zu "
+	    "window=%u max_lag=%llu rate=%.0f topics=%s sent=%llu "
+	    "delivered=%llu sent_rate=%.0f delivered_rate=%.0f lost=%llu "
+	    "dup=%llu foreign=%llu p50_us=%llu p99_us=%llu max_us=%llu",
+	    o->scenario, o->qos, o->pubs, o->subs, o->persistent, o->payload,
+	    o->window, (unsigned long long)o->max_lag, o->rate,
+	    o->layout == LAYOUT_EACH ? "each" :
+	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
+	    (unsigned long long)b->sent, (unsigned long long)b->delivered,
+	    rate(b->sent, m->pub_s), rate(b->delivered, m->deliver_s),
+	    (unsigned long long)m->t.lost, (unsigned long long)m->t.dup,
+	    (unsigned long long)m->t.foreign,
+	    (unsigned long long)hist_quantile(m->t.lat, 0.5),
+	    (unsigned long long)hist_quantile(m->t.lat, 0.99),
+	    (unsigned long long)m->t.lat->max);
+	print_ack_keys(m->ack);
+	printf(" failed=%u stalled=%d pub_s=%.3f deliver_s=%.3f", b->n_failed,
+	    m->stalled, m->pub_s, m->deliver_s);
+	print_cpu("broker_cpu", m->broker_cpu, b->delivered);
+	printf(" bench_cpu_s=%.3f", m->bench_cpu);
+	print_label(o);
+}
+
 static int
 scenario_throughput(struct run *r)
 {
-	struct bench	*b = &r->b;
-	struct options	*o = r->o;
-	struct tally	 t;
-	double		 cpu0, cpu1, self0, self1, tp, td, bcpu;
-	int		 ok, rc = 0;
+	struct bench		*b = &r->b;
+	struct options		*o = r->o;
+	struct tp_result	 m;
+	double			 cpu0, self0;
+	int			 rc = 0;
 
-	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs, true);
+	r->subs = b->subs = make_clients(r, ROLE_SUB, o->subs,
+	    !o->persistent);
 	r->pubs = b->pubs = make_clients(r, ROLE_PUB, o->pubs, true);
 	if (connect_all(r, r->subs, o->subs) == -1 ||
 	    connect_all(r, r->pubs, o->pubs) == -1)
 		return 2;
 
+	memset(&m, 0, sizeof(m));
+	if (o->qos > 0 && (m.ack = calloc(1, sizeof(*m.ack))) == NULL)
+		return 2;
 	cpu0 = proc_cpu_seconds(o->broker_pid);
 	self0 = self_cpu_seconds();
 	b->record_latency = true;
-	ok = publish_phase(r, o->count, o->subs);
+	b->ack_hist = m.ack;
+	m.stalled = publish_phase(r, o->count, o->subs) != 0;
+	b->ack_hist = NULL;
 	b->record_latency = false;
-	cpu1 = proc_cpu_seconds(o->broker_pid);
-	self1 = self_cpu_seconds();
+	m.broker_cpu = cpu_delta(cpu0, proc_cpu_seconds(o->broker_pid));
+	m.bench_cpu = self_cpu_seconds() - self0;
 
-	tally(r, &t);
-	tp = secs(b->t_start, r->t_pubs_done);
-	td = secs(b->t_start, b->t_last_delivery);
-	bcpu = cpu_delta(cpu0, cpu1);
-	if (t.lost > 0 || b->n_failed > 0 || (o->qos == 2 && t.dup > 0))
+	tally(r, &m.t);
+	m.pub_s = secs(b->t_start, r->t_pubs_done);
+	m.deliver_s = secs(b->t_start, b->t_last_delivery);
+	if (m.t.lost > 0 || b->n_failed > 0 || (o->qos == 2 && m.t.dup > 0))
 		rc = 1;
-
-	printf("%s: qos %d, %u pub -> %u sub, %zu B: sent %.0f msg/s, "
-	    "delivered %.0f msg/s, lost %llu, dup %llu, latency p50 %llu us "
-	    "p99 %llu us max %llu us", o->scenario, o->qos, o->pubs, o->subs,
-	    o->payload, rate(b->sent, tp), rate(b->delivered, td),
-	    (unsigned long long)t.lost, (unsigned long long)t.dup,
-	    (unsigned long long)hist_quantile(t.lat, 0.5),
-	    (unsigned long long)hist_quantile(t.lat, 0.99),
-	    (unsigned long long)t.lat->max);
-	if (bcpu >= 0)
-		printf(", broker %.2f CPU-s (%.0f deliveries per CPU-s)", bcpu,
-		    bcpu > 0 ? (double)b->delivered / bcpu : 0);
-	printf("%s\n", ok == 0 ? "" : " [stalled]");
-
-	printf("scenario=%s qos=%d pubs=%u subs=%u payload=%zu window=%u "
-	    "max_lag=%llu topics=%s sent=%llu delivered=%llu sent_rate=%.0f "
-	    "delivered_rate=%.0f lost=%llu dup=%llu foreign=%llu "
-	    "p50_us=%llu p99_us=%llu max_us=%llu failed=%u stalled=%d "
-	    "pub_s=%.3f deliver_s=%.3f", o->scenario, o->qos, o->pubs, o->subs,
-	    o->payload, o->window, (unsigned long long)o->max_lag,
-	    o->layout == LAYOUT_EACH ? "each" :
-	    o->layout == LAYOUT_WILDCARD ? "wildcard" : "single",
-	    (unsigned long long)b->sent, (unsigned long long)b->delivered,
-	    rate(b->sent, tp), rate(b->delivered, td),
-	    (unsigned long long)t.lost, (unsigned long long)t.dup,
-	    (unsigned long long)t.foreign,
-	    (unsigned long long)hist_quantile(t.lat, 0.5),
-	    (unsigned long long)hist_quantile(t.lat, 0.99),
-	    (unsigned long long)t.lat->max, b->n_failed, ok != 0, tp, td);
-	print_cpu("broker_cpu", bcpu, b->delivered);
-	printf(" bench_cpu_s=%.3f", self1 - self0);
-	print_label(o);
-	free(t.lat);
+	throughput_human(r, &m);
+	throughput_keys(r, &m);
+	free(m.t.lat);
+	free(m.ack);
 
 	disconnect_all(r, r->pubs, o->pubs);
 	disconnect_all(r, r->subs, o->subs);
@@ -860,6 +988,12 @@ usage(void)
 "      --qos0-buffer B    QoS 0: bytes a publisher may have unsent (65536)\n"
 "      --max-lag N        publishers pause while a subscriber is N messages\n"
 "                         behind; 0: never (1000)\n"
+"      --rate N           throughput, fanout: N messages a second from all\n"
+"                         publishers together, dealt out every 1 ms\n"
+"                         within the window (unpaced)\n"
+"      --persistent       throughput, fanout: subscribers keep sessions\n"
+"                         (clean session 0): QoS 1 and 2 messages take\n"
+"                         the broker's durable path\n"
 "  -c, --conns N          connect: connections (1000)\n"
 "      --parallel N       connect: connection attempts at once (100)\n"
 "      --hold SEC         connect: hold before reading RSS (1)\n"
@@ -914,6 +1048,8 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "label", required_argument, NULL, 7 },
 		{ "max-lag", required_argument, NULL, 8 },
 		{ "restart-timeout", required_argument, NULL, 9 },
+		{ "persistent", no_argument, NULL, 10 },
+		{ "rate", required_argument, NULL, 11 },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1023,12 +1159,25 @@ parse_options(int argc, char **argv, struct options *o)
 			o->max_lag = (uint64_t)num_arg("max-lag", optarg,
 			    0, 1e9);
 			break;
+		case 10:
+			o->persistent = true;
+			break;
+		case 11:
+			o->rate = num_arg("rate", optarg, 1, 1e9);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	if ((o->persistent || o->rate > 0) &&
+	    strcmp(o->scenario, "throughput") != 0 &&
+	    strcmp(o->scenario, "fanout") != 0) {
+		fprintf(stderr, "mqttd-bench: --persistent and --rate are for "
+		    "throughput and fanout\n");
+		exit(2);
+	}
 
 	if (strcmp(o->scenario, "durable") == 0 ||
 	    strcmp(o->scenario, "recovery") == 0) {
@@ -1132,6 +1281,7 @@ main(int argc, char **argv)
 	r.b.payload_len = o.payload;
 	r.b.window = o.window;
 	r.b.max_lag = o.max_lag;
+	r.b.rate = o.rate;
 	r.b.qos0_buffer = o.qos0_buffer;
 	r.b.npubs = o.pubs;
 	r.b.nsubs = o.subs;

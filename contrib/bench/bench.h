@@ -21,6 +21,7 @@
 struct event_base;
 struct bufferevent;
 struct event;
+struct inflight;
 
 /*
  * What the bench puts at the start of every payload it publishes, so that
@@ -116,7 +117,8 @@ struct client {
 	uint64_t		 completed;	/* PUBACK or PUBCOMP (QoS 0: sent) */
 	uint32_t		 inflight;
 	uint16_t		 next_pid;
-	uint8_t			*pid_busy;	/* owned; 8 KiB bitmap, QoS 1/2 */
+	struct inflight		*slots;		/* owned; QoS 1/2, see client.c */
+	uint32_t		 slot_mask;
 
 	/* Subscriber. */
 	uint64_t		 received;	/* every PUBLISH counted once */
@@ -162,6 +164,7 @@ struct bench {
 	size_t			 payload_len;
 	unsigned		 window;
 	uint64_t		 max_lag;	/* see client_pub_fill(); 0: none */
+	double			 rate;		/* msg/s in all; 0: unpaced */
 	size_t			 qos0_buffer;
 	unsigned		 npubs;
 	unsigned		 nsubs;
@@ -178,6 +181,8 @@ struct bench {
 	uint64_t		 t_start;	/* ns, start of measurement */
 	uint64_t		 t_last_delivery;
 	struct hist		*connect_hist;	/* CONNACK latency, if set */
+	struct hist		*ack_hist;	/* PUBACK/PUBCOMP latency, if set */
+	uint64_t		 rate_due;	/* messages the pacing allows so far */
 
 	/* Counters the clients update. */
 	unsigned		 n_connected;	/* CONNACK accepted */

@@ -30,6 +30,12 @@
 
 #define PID_BITMAP	(65536 / 8)
 
+/* A QoS 1 or 2 message in flight: its packet identifier, when it left. */
+struct inflight {
+	uint64_t	 sent_ns;
+	uint16_t	 pid;		/* 0: the slot is free */
+};
+
 static void	 client_read_cb(struct bufferevent *, void *);
 static void	 client_write_cb(struct bufferevent *, void *);
 static void	 client_event_cb(struct bufferevent *, short, void *);
@@ -47,6 +53,18 @@ xcalloc_or_die(size_t n, size_t size)
 		exit(2);
 	}
 	return p;
+}
+
+/* The slot table: the least power of two above the window. */
+static void
+client_slots_new(struct client *c)
+{
+	size_t	 n = 2;
+
+	while (n <= c->b->window)
+		n *= 2;
+	c->slots = xcalloc_or_die(n, sizeof(*c->slots));
+	c->slot_mask = (uint32_t)(n - 1);
 }
 
 /*
@@ -69,7 +87,8 @@ client_new(struct bench *b, enum client_role role, unsigned index,
 	c->next_pid = 1;
 	if (role == ROLE_PUB) {
 		c->payload = xcalloc_or_die(1, b->payload_len);
-		c->pid_busy = xcalloc_or_die(1, PID_BITMAP);
+		if (b->qos > 0)
+			client_slots_new(c);
 		if (b->layout == LAYOUT_SINGLE)
 			snprintf(c->topic, sizeof(c->topic), "%s/all",
 			    b->prefix);
@@ -105,7 +124,7 @@ client_free(struct client *c)
 	free(c->qos2_held);
 	free(c->lat);
 	free(c->payload);
-	free(c->pid_busy);
+	free(c->slots);
 	free(c);
 }
 
@@ -289,28 +308,41 @@ client_subscribe(struct client *c)
 	c->state = CS_SUBSCRIBING;
 }
 
-/* The lowest free packet identifier from next_pid on, marked busy. */
+/*
+ * Packet identifiers in flight live in the slot their low bits name,
+ * with their send time. There are more slots than the window, so one is
+ * always free; identifiers are taken in order, so two in flight fall on
+ * one slot only when one is held up while a table's worth of later ones
+ * complete. An identifier whose slot is taken is skipped.
+ */
 static uint16_t
-client_take_pid(struct client *c)
+client_take_pid(struct client *c, uint64_t now)
 {
 	uint16_t	 pid = c->next_pid;
+	struct inflight	*s;
 
-	while (c->pid_busy[pid >> 3] & (1u << (pid & 7)))
+	while (c->slots[pid & c->slot_mask].pid != 0)
 		pid = (uint16_t)(pid == 65535 ? 1 : pid + 1);
-	c->pid_busy[pid >> 3] |= (uint8_t)(1u << (pid & 7));
+	s = &c->slots[pid & c->slot_mask];
+	s->pid = pid;
+	s->sent_ns = now;
 	c->next_pid = (uint16_t)(pid == 65535 ? 1 : pid + 1);
 	return pid;
 }
 
-/* Releases pid; false if it was not in use (a stray acknowledgement). */
+/*
+ * Releases pid and gives its send time; false if it was not in flight
+ * (a stray acknowledgement).
+ */
 static bool
-client_release_pid(struct client *c, uint16_t pid)
+client_release_pid(struct client *c, uint16_t pid, uint64_t *sent_ns)
 {
-	uint8_t	 bit = (uint8_t)(1u << (pid & 7));
+	struct inflight	*s = &c->slots[pid & c->slot_mask];
 
-	if (!(c->pid_busy[pid >> 3] & bit))
+	if (pid == 0 || s->pid != pid)
 		return false;
-	c->pid_busy[pid >> 3] &= (uint8_t)~bit;
+	s->pid = 0;
+	*sent_ns = s->sent_ns;
 	return true;
 }
 
@@ -336,7 +368,7 @@ client_publish_one(struct client *c)
 	p.u.publish.retain = false;
 	p.u.publish.topic.data = (const uint8_t *)c->topic;
 	p.u.publish.topic.len = c->topic_len;
-	p.u.publish.packet_id = b->qos > 0 ? client_take_pid(c) : 0;
+	p.u.publish.packet_id = b->qos > 0 ? client_take_pid(c, t) : 0;
 	p.u.publish.payload.data = c->payload;
 	p.u.publish.payload.len = b->payload_len;
 	client_send(c, &p);
@@ -380,9 +412,25 @@ client_lag_room(struct bench *b)
 }
 
 /*
+ * Whether the pacing (--rate) lets c send one more: the messages due so
+ * far are dealt round the publishers one at a time, so c's share is
+ * every npubs-th of them starting at its index.
+ */
+static bool
+client_paced_ok(const struct client *c)
+{
+	const struct bench	*b = c->b;
+
+	if (b->rate <= 0)
+		return true;
+	return c->sent < (b->rate_due + b->npubs - 1 - c->index) / b->npubs;
+}
+
+/*
  * Publishes while the publisher may: under its limit, with fewer than
  * window messages unacknowledged (QoS 1/2) or fewer than qos0_buffer
- * bytes unsent (QoS 0), and while no subscriber is max_lag behind.
+ * bytes unsent (QoS 0), within its share of the pacing, and while no
+ * subscriber is max_lag behind.
  */
 void
 client_pub_fill(struct client *c)
@@ -400,6 +448,8 @@ client_pub_fill(struct client *c)
 			if (evbuffer_get_length(out) >= b->qos0_buffer)
 				break;
 		} else if (c->inflight >= b->window)
+			break;
+		if (!client_paced_ok(c))
 			break;
 		if (room == 0) {
 			if ((room = client_lag_room(b)) == 0)
@@ -521,17 +571,23 @@ on_publish(struct client *c, const struct packet *p, uint64_t now)
 		hist_add(c->lat, (now - t) / 1000);
 }
 
+/* PUBACK, or PUBCOMP at the end of a QoS 2 flow. */
 static void
 on_puback(struct client *c, const struct packet *p, uint64_t now)
 {
-	(void)now;
-	if (c->role != ROLE_PUB || !client_release_pid(c, p->u.ack.packet_id)) {
-		c->b->protocol_errors++;
+	struct bench	*b = c->b;
+	uint64_t	 sent_ns;
+
+	if (c->role != ROLE_PUB || c->slots == NULL ||
+	    !client_release_pid(c, p->u.ack.packet_id, &sent_ns)) {
+		b->protocol_errors++;
 		return;
 	}
+	if (b->ack_hist != NULL && sent_ns >= b->t_start && now >= sent_ns)
+		hist_add(b->ack_hist, (now - sent_ns) / 1000);
 	c->inflight--;
 	c->completed++;
-	c->b->completed++;
+	b->completed++;
 	client_pub_check_done(c);
 }
 

@@ -9,10 +9,18 @@
 #	contrib/bench/compare.sh            # the full comparison (< 10 min)
 #	contrib/bench/compare.sh --quick    # 1 repetition, short runs
 #
+# Sections: clean sessions (QoS 0/1/2, 1->1 and 4->4), fanout 1->100,
+# durable (persistent subscribers offline; 1->1, 4->4 and 16->1, that is
+# many devices and one backend; mqttd with sync=full and sync=normal),
+# durable QoS 1 latency (1->1, persistent subscriber online, paced at
+# half the median mqttd sync=full durable 1->1 PUBACK rate measured
+# earlier in the same run, the same rate for every broker), idle
+# connections, recovery after kill -9.
+#
 # Options:
 #	--quick          1 repetition, 1 s runs, small counts (a smoke test)
 #	--reps N         repetitions of each scenario (3)
-#	--duration S     seconds of each throughput run (4)
+#	--duration S     seconds of each throughput and latency run (4)
 #	--recovery-count N   messages queued in the recovery scenario (100000)
 #	--big-recovery N     also run recovery once with N messages
 #	                     (1000000; 0 skips it; --quick skips it)
@@ -228,6 +236,32 @@ run() {
 	echo "broker=$broker key=$key $line $extra" >>"$results"
 }
 
+# trio REP KEY ARGS...: mqttd sync=full (key KEY-full), mqttd
+# sync=normal (KEY-normal) and mosquitto (KEY) once each, in an order
+# that alternates with the repetition.
+trio() {
+	local rep=$1 key=$2
+	shift 2
+	if [ $((rep % 2)) = 1 ]; then
+		run mqttd full "$key-full" "$@"
+		run mqttd normal "$key-normal" "$@"
+		run mosquitto - "$key" "$@"
+	else
+		run mosquitto - "$key" "$@"
+		run mqttd normal "$key-normal" "$@"
+		run mqttd full "$key-full" "$@"
+	fi
+}
+
+# median BROKER KEY METRIC: the median of METRIC over the runs so far;
+# empty if there were none.
+median() {
+	sed -n "s/^broker=$1 key=$2 .* $3=\([0-9.]*\).*/\1/p" "$results" |
+	    sort -n | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]
+		    else if (NR) print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # pair REP KEY MQTTD-SYNC ARGS...: mqttd and mosquitto once each,
 # in an order that alternates with the repetition.
 pair() {
@@ -286,20 +320,29 @@ done
 
 section "durable: persistent sessions, QoS 1, $DURABLE_N messages"
 DUR_ARGS="durable -q 1 --count $DURABLE_N --stall 10"
-for spec in "1 1" "4 4"; do
+for spec in "1 1" "4 4" "16 1"; do
 	set -- $spec
 	for rep in $(seq "$REPS"); do
-		if [ $((rep % 2)) = 1 ]; then
-			run mqttd full "dur-$1x$2-full" $DUR_ARGS -P "$1" -S "$2"
-			run mqttd normal "dur-$1x$2-normal" $DUR_ARGS -P "$1" -S "$2"
-			run mosquitto - "dur-$1x$2" $DUR_ARGS -P "$1" -S "$2"
-		else
-			run mosquitto - "dur-$1x$2" $DUR_ARGS -P "$1" -S "$2"
-			run mqttd normal "dur-$1x$2-normal" $DUR_ARGS -P "$1" -S "$2"
-			run mqttd full "dur-$1x$2-full" $DUR_ARGS -P "$1" -S "$2"
-		fi
+		trio "$rep" "dur-$1x$2" $DUR_ARGS -P "$1" -S "$2"
 	done
 done
+
+# The same load for every broker: half of what mqttd with sync=full
+# acknowledged at most, so that its queue stays short and the latency
+# is that of the store, not of a backlog.
+HALF=$(median mqttd dur-1x1-full puback_rate | awk '{ printf "%d", $1 / 2 }')
+if [ "${HALF:-0}" -gt 0 ]; then
+	section "durable QoS 1 latency at half the maximum rate: $HALF msg/s" \
+	    "(half the median mqttd sync=full durable 1->1 PUBACK rate)," \
+	    "1->1, persistent subscriber online, $DUR s"
+	for rep in $(seq "$REPS"); do
+		trio "$rep" durlat-1x1 throughput -q 1 -P 1 -S 1 --persistent \
+		    --rate "$HALF" --duration "$DUR" --stall 3
+	done
+else
+	HALF=0
+	section "durable QoS 1 latency: skipped, no durable 1->1 PUBACK rate"
+fi
 
 section "$CONNS idle connections"
 for rep in $(seq "$REPS"); do
@@ -406,6 +449,16 @@ dur-4x4-full|dur-4x4|durable 4->4 PUBACK msg/s (sync=full)|puback_rate|msgs_per_
 dur-4x4-normal|dur-4x4|durable 4->4 PUBACK msg/s (sync=normal)|puback_rate|msgs_per_pub_broker_cpu_s
 dur-4x4-full|dur-4x4|durable 4->4 redelivery msg/s (sync=full)|drain_rate|msgs_per_drain_broker_cpu_s
 dur-4x4-normal|dur-4x4|durable 4->4 redelivery msg/s (sync=normal)|drain_rate|msgs_per_drain_broker_cpu_s
+dur-16x1-full|dur-16x1|durable 16->1 PUBACK msg/s (sync=full)|puback_rate|msgs_per_pub_broker_cpu_s
+dur-16x1-normal|dur-16x1|durable 16->1 PUBACK msg/s (sync=normal)|puback_rate|msgs_per_pub_broker_cpu_s
+durlat-1x1-full|durlat-1x1|durable 1->1 @$HALF/s: sent msg/s (full)|sent_rate|msgs_per_broker_cpu_s
+durlat-1x1-full|durlat-1x1|durable 1->1 @$HALF/s: latency p50 us (full)|p50_us|
+durlat-1x1-full|durlat-1x1|durable 1->1 @$HALF/s: latency p99 us (full)|p99_us|
+durlat-1x1-full|durlat-1x1|durable 1->1 @$HALF/s: PUBACK p99 us (full)|ack_p99_us|
+durlat-1x1-normal|durlat-1x1|durable 1->1 @$HALF/s: sent msg/s (normal)|sent_rate|msgs_per_broker_cpu_s
+durlat-1x1-normal|durlat-1x1|durable 1->1 @$HALF/s: latency p50 us (normal)|p50_us|
+durlat-1x1-normal|durlat-1x1|durable 1->1 @$HALF/s: latency p99 us (normal)|p99_us|
+durlat-1x1-normal|durlat-1x1|durable 1->1 @$HALF/s: PUBACK p99 us (normal)|ack_p99_us|
 dur-1x1-full|-|durable 1->1 mqttd changes/commit (full)|changes_per_commit|
 dur-1x1-normal|-|durable 1->1 mqttd changes/commit (normal)|changes_per_commit|
 dur-4x4-full|-|durable 4->4 mqttd changes/commit (full)|changes_per_commit|
