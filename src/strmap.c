@@ -2,14 +2,14 @@
  * strmap.c: a chained hash table keyed by byte strings (see strmap.h).
  *
  * Buckets double when the load passes 1, so lookups stay O(1) whether a
- * map holds ten sessions or a million. The hash is FNV-1a, started from
- * a per-table seed so that two tables do not share their collisions.
- * (It is not a keyed hash: a client that chooses ids to collide can make
- * one chain long. Noted for the hostile-input work.)
+ * map holds ten sessions or a million. Keys come from clients (client
+ * ids, topic levels), so the hash is SipHash with a key drawn per table:
+ * nobody can choose keys that share one chain.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "siphash.h"
 #include "strmap.h"
 #include "xmalloc.h"
 
@@ -25,26 +25,8 @@ struct strmap {
 	struct strmap_entry	**buckets;
 	size_t			 nbuckets;	/* a power of two */
 	size_t			 count;
-	uint64_t		 seed;
+	uint64_t		 key[2];
 };
-
-static uint64_t
-strmap_fnv(uint64_t h, const char *key, size_t len)
-{
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-uint64_t
-strmap_hash(const char *key, size_t len)
-{
-	return strmap_fnv(0xcbf29ce484222325ULL, key, len);
-}
 
 struct strmap *
 strmap_new(void)
@@ -54,8 +36,7 @@ strmap_new(void)
 	map = xcalloc(1, sizeof(*map));
 	map->nbuckets = 8;
 	map->buckets = xcalloc(map->nbuckets, sizeof(*map->buckets));
-	map->seed = 0xcbf29ce484222325ULL ^
-	    ((uint64_t)(uintptr_t)map * 0x9e3779b97f4a7c15ULL);
+	siphash_key(map->key);
 	return map;
 }
 
@@ -80,7 +61,7 @@ strmap_free(struct strmap *map)
 static uint64_t
 strmap_key_hash(const struct strmap *map, const char *key, size_t len)
 {
-	return strmap_fnv(map->seed, key, len);
+	return siphash13(map->key, key, len);
 }
 
 static struct strmap_entry **

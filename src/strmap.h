@@ -31,6 +31,4 @@ size_t		 strmap_count(const struct strmap *map);
 typedef void	 strmap_fn(const char *key, size_t len, void *value, void *arg);
 void		 strmap_foreach(struct strmap *map, strmap_fn *fn, void *arg);
 
-uint64_t	 strmap_hash(const char *key, size_t len);
-
 #endif /* MQTTD_STRMAP_H */

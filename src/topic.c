@@ -39,9 +39,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "siphash.h"
 #include "topic.h"
 
 #define SHARE_PREFIX		"$share/"
@@ -288,63 +287,6 @@ topic_match(const char *filter, size_t filter_len, const char *name,
 		fp = fe + 1;
 		np = ne + 1;
 	}
-}
-
-/* ===== Level hashing: SipHash-1-3 ===== */
-
-#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND(v0, v1, v2, v3) do {					\
-	v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);	\
-	v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;			\
-	v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;			\
-	v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);	\
-} while (0)
-
-static uint64_t
-level_hash(const uint64_t key[2], const char *p, size_t len)
-{
-	uint64_t	 v0, v1, v2, v3, m, b;
-	size_t		 i, tail;
-
-	v0 = key[0] ^ 0x736f6d6570736575ULL;
-	v1 = key[1] ^ 0x646f72616e646f6dULL;
-	v2 = key[0] ^ 0x6c7967656e657261ULL;
-	v3 = key[1] ^ 0x7465646279746573ULL;
-	for (i = 0; i + 8 <= len; i += 8) {
-		/* Byte order does not matter: the hash never leaves us. */
-		memcpy(&m, p + i, sizeof(m));
-		v3 ^= m;
-		SIPROUND(v0, v1, v2, v3);
-		v0 ^= m;
-	}
-	b = (uint64_t)len << 56;
-	for (tail = 0; i + tail < len; tail++)
-		b |= (uint64_t)(unsigned char)p[i + tail] << (8 * tail);
-	v3 ^= b;
-	SIPROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	SIPROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-/*
- * The key only has to be unknown to clients. getentropy() can fail in a
- * sandbox; the clock and an address are then a poor but usable key.
- */
-static void
-tree_key_init(struct topic_tree *tree)
-{
-	struct timespec	 ts;
-
-	if (getentropy(tree->key, sizeof(tree->key)) == 0)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	tree->key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
-	    (uint64_t)ts.tv_sec;
-	tree->key[1] = (uint64_t)(uintptr_t)tree * 0xbf58476d1ce4e5b9ULL;
 }
 
 /* ===== Nodes: literal children ===== */
@@ -654,7 +596,7 @@ topic_tree_new(void)
 
 	if ((tree = calloc(1, sizeof(*tree))) == NULL)
 		return NULL;
-	tree_key_init(tree);
+	siphash_key(tree->key);
 	if ((tree->root = node_new(NULL, NULL, 0, 0)) == NULL) {
 		free(tree);
 		return NULL;
@@ -716,7 +658,7 @@ node_step(const struct topic_tree *tree, const struct topic_node *n,
 		return n->plus;
 	if (level_is(level, len, '#'))
 		return n->hash;
-	return node_kid_find(n, level, len, level_hash(tree->key, level, len));
+	return node_kid_find(n, level, len, siphash13(tree->key, level, len));
 }
 
 static bool
@@ -758,7 +700,7 @@ node_make_kid(struct topic_tree *tree, struct topic_node *n,
 	plus = level_is(level, len, '+');
 	hash = level_is(level, len, '#');
 	if (!plus && !hash)
-		h = level_hash(tree->key, level, len);
+		h = siphash13(tree->key, level, len);
 	if ((c = node_new(n, level, len, h)) == NULL)
 		return NULL;
 	if (plus)
@@ -873,7 +815,7 @@ topic_tree_match(const struct topic_tree *tree, const char *name,
 			end = level_end(name, pos, len);
 			if (n->kids_len != 0)
 				c = node_kid_find(n, name + pos, end - pos,
-				    level_hash(tree->key, name + pos,
+				    siphash13(tree->key, name + pos,
 				    end - pos));
 			if (c == NULL && wild)
 				c = n->plus;
