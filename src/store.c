@@ -572,10 +572,16 @@ op_add(struct store *st, struct batch **bp, enum op_type type,
 	return op;
 }
 
+/*
+ * Wakes the writer for a change just added (lock held). Inside a unit
+ * there is no point: the writer does not take the batch a unit is
+ * filling, and the unit's end wakes it.
+ */
 static void
 store_kick(struct store *st)
 {
-	pthread_cond_signal(&st->work);
+	if (st->unit == 0)
+		pthread_cond_signal(&st->work);
 }
 
 /* ===== Changes (loop thread) ===== */
@@ -869,7 +875,8 @@ void
 store_unit_end(struct store *st)
 {
 	pthread_mutex_lock(&st->lock);
-	if (--st->unit == 0)
+	/* Most packets change nothing stored: no wake-up for those. */
+	if (--st->unit == 0 && !TAILQ_EMPTY(&st->pending))
 		store_kick(st);
 	pthread_mutex_unlock(&st->lock);
 }
