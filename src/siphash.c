@@ -3,7 +3,6 @@
  * 8-byte word and three at the end: the keys hashed here are short and
  * the hash never leaves the process, so the cheaper variant is enough.
  */
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,8 +45,10 @@ siphash13(const uint64_t key[2], const void *data, size_t len)
 	v2 = key[0] ^ 0x6c7967656e657261ULL;
 	v3 = key[1] ^ 0x7465646279746573ULL;
 	for (i = 0; i + 8 <= len; i += 8) {
-		/* Byte order does not matter: the hash never leaves us. */
-		memcpy(&m, p + i, sizeof(m));
+		/* Little-endian words, as SipHash is defined, on any host
+		 * (compilers make this one load where that is the order). */
+		for (m = 0, tail = 0; tail < 8; tail++)
+			m |= (uint64_t)p[i + tail] << (8 * tail);
 		v3 ^= m;
 		SIPROUND(v0, v1, v2, v3);
 		v0 ^= m;
