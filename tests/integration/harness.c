@@ -280,6 +280,42 @@ harness_log_contains(struct harness_broker *b, const char *needle,
 	return p != NULL;
 }
 
+/* How many times the log holds needle (lock held). */
+static int
+log_count_locked(const struct harness_broker *b, const char *needle)
+{
+	const char *p = b->log;
+	int n = 0;
+
+	while (p != NULL && (p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+int
+harness_log_count(struct harness_broker *b, const char *needle, int n,
+    int timeout_ms)
+{
+	long long deadline = harness_now_ms() + timeout_ms;
+	struct timespec ts;
+	int have;
+
+	pthread_mutex_lock(&b->lock);
+	while ((have = log_count_locked(b, needle)) < n &&
+	    harness_now_ms() < deadline) {
+		/* Woken by each read of the drain thread; 50 ms at most. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return have;
+}
+
 /* ===== Configuration ===== */
 
 static int
@@ -415,6 +451,18 @@ write_conf(struct harness_broker *b, const char *sync)
 
 /* ===== Starting and stopping ===== */
 
+/* In the child: sets the soft RLIMIT_NOFILE, which cannot exceed the hard. */
+static int
+set_soft_nofile(long soft)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	rl.rlim_cur = (rlim_t)soft;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int
 spawn(struct harness_broker *b, char *const argv[])
 {
@@ -434,6 +482,12 @@ spawn(struct harness_broker *b, char *const argv[])
 		dup2(fds[1], STDERR_FILENO);
 		dup2(fds[1], STDOUT_FILENO);
 		signal(SIGPIPE, SIG_DFL);
+		if (b->broker_nofile > 0 &&
+		    set_soft_nofile(b->broker_nofile) == -1) {
+			fprintf(stderr, "harness: RLIMIT_NOFILE %ld: %s\n",
+			    b->broker_nofile, strerror(errno));
+			_exit(127);
+		}
 		execv(argv[0], argv);
 		fprintf(stderr, "harness: exec %s: %s\n", argv[0],
 		    strerror(errno));
@@ -583,6 +637,7 @@ harness_broker_start_opts(struct harness_broker *b,
 	b->err_fd = -1;
 	b->log_fd = -1;
 	b->mosquitto = harness_mosquitto();
+	b->broker_nofile = o->broker_nofile;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
 	if (o->nofile > 0 && raise_nofile_or_fail(o) == -1)

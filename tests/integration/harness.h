@@ -52,6 +52,7 @@ struct harness_broker {
 	char		*extra_ini;		/* kept for the mosquitto translation */
 	bool		 mosquitto;		/* MQTTD_TEST_BROKER=mosquitto */
 	int		 port;
+	long		 broker_nofile;		/* > 0: its soft RLIMIT_NOFILE */
 	pid_t		 pid;			/* -1 when not running */
 	int		 status;		/* wait status of the last exit */
 
@@ -110,6 +111,11 @@ struct harness_opts {
 	 */
 	long		 nofile;
 	long		 min_nofile;
+	/*
+	 * > 0: the broker's soft RLIMIT_NOFILE, set in the child before
+	 * exec and kept for restarts; this process keeps its own.
+	 */
+	long		 broker_nofile;
 };
 
 /* harness_broker_start() with options; o may be NULL. */
@@ -160,6 +166,13 @@ int		 harness_broker_finish(struct harness_broker *b);
  */
 bool		 harness_log_contains(struct harness_broker *b,
 		    const char *needle, int timeout_ms);
+
+/*
+ * Waits up to timeout_ms for the broker's log (this run and earlier ones)
+ * to contain needle at least n times. Returns how many times it does.
+ */
+int		 harness_log_count(struct harness_broker *b,
+		    const char *needle, int n, int timeout_ms);
 
 /*
  * cmocka setup and teardown for tests that need a broker of their own:
