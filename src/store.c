@@ -766,21 +766,21 @@ store_delivery_del(struct store *st, const struct session *s,
 	struct batch	*b;
 	struct op	*op;
 	size_t		 i;
-	uint64_t	 seq;
+	uint64_t	 seq = 0;
+	bool		 on_disk = true;
 
 	if (d->store_id == 0)
 		return 0;
 	pthread_mutex_lock(&st->lock);
 	if (in_current_batch(st, d->store_seq)) {
-		/* Its changes still pending are moot now. */
+		/* Its changes still pending are moot now; if they include
+		 * the insert, there is nothing to delete either. */
 		b = TAILQ_LAST(&st->pending, batch_list);
 		for (i = d->store_op; i != SIZE_MAX; i = b->ops[i].prev)
 			op_cancel(st, b, i);
+		on_disk = !d->store_new;
 	}
-	if (d->store_new && in_current_batch(st, d->store_seq)) {
-		/* Inserted and deleted within one batch: write nothing. */
-		seq = 0;
-	} else {
+	if (on_disk) {
 		op = op_add(st, &b, OP_DELIVERY_DEL, s);
 		op->id = d->store_id;
 		seq = b->seq;
