@@ -13,6 +13,7 @@
 
 #include "message.h"
 #include "retain.h"
+#include "siphash.h"
 #include "strmap.h"
 #include "xmalloc.h"
 
@@ -27,6 +28,7 @@ struct retain_node {
 struct retain {
 	struct retain_node	*root;
 	size_t			 count;
+	uint64_t		 key[2];	/* every node's children table */
 };
 
 static struct retain_node *
@@ -61,6 +63,7 @@ retain_new(void)
 	struct retain	*rt;
 
 	rt = xcalloc(1, sizeof(*rt));
+	siphash_key(rt->key);
 	rt->root = retain_node_new(NULL, "", 0);
 	return rt;
 }
@@ -99,7 +102,7 @@ retain_walk(struct retain *rt, const char *topic, size_t len, bool create)
 			if (!create)
 				return NULL;
 			if (n->children == NULL)
-				n->children = strmap_new();
+				n->children = strmap_new_keyed(rt->key);
 			child = retain_node_new(n, topic + pos, l);
 			strmap_put(n->children, topic + pos, l, child);
 		}

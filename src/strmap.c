@@ -3,7 +3,8 @@
  *
  * Buckets double when the load passes 1, so lookups stay O(1) whether a
  * map holds ten sessions or a million. Keys come from clients (client
- * ids, topic levels), so the hash is SipHash with a key drawn per table:
+ * ids, topic levels), so the hash is SipHash with a random key (per table,
+ * or per owner of many small tables, like the retained-topic tree):
  * nobody can choose keys that share one chain.
  */
 #include <stdlib.h>
@@ -29,15 +30,25 @@ struct strmap {
 };
 
 struct strmap *
-strmap_new(void)
+strmap_new_keyed(const uint64_t key[2])
 {
 	struct strmap	*map;
 
 	map = xcalloc(1, sizeof(*map));
 	map->nbuckets = 8;
 	map->buckets = xcalloc(map->nbuckets, sizeof(*map->buckets));
-	siphash_key(map->key);
+	map->key[0] = key[0];
+	map->key[1] = key[1];
 	return map;
+}
+
+struct strmap *
+strmap_new(void)
+{
+	uint64_t	 key[2];
+
+	siphash_key(key);
+	return strmap_new_keyed(key);
 }
 
 void

@@ -12,7 +12,11 @@
 
 struct strmap;
 
+/* A table under a fresh random hash key. */
 struct strmap	*strmap_new(void);
+/* A table under the caller's key: for many small tables of one owner,
+ * which draws the key once. */
+struct strmap	*strmap_new_keyed(const uint64_t key[2]);
 /* Frees the table and its keys, not the values. */
 void		 strmap_free(struct strmap *map);
 
