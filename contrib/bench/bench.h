@@ -114,8 +114,8 @@ struct client {
 	uint64_t		 next_seq;
 	uint64_t		 limit;		/* messages to send; 0 = no limit */
 	uint64_t		 sent;
-	uint64_t		 completed;	/* PUBACK or PUBCOMP (QoS 0: sent) */
-	uint32_t		 inflight;
+	uint64_t		 completed;	/* PUBACK or PUBCOMP (QoS 0: sent);
+						 * sent - completed are in flight */
 	uint16_t		 next_pid;
 	struct inflight		*slots;		/* owned; QoS 1/2, see client.c */
 	uint32_t		 slot_mask;

@@ -374,9 +374,7 @@ client_publish_one(struct client *c)
 	client_send(c, &p);
 	c->sent++;
 	b->sent++;
-	if (b->qos > 0)
-		c->inflight++;
-	else
+	if (b->qos == 0)
 		c->completed++;
 }
 
@@ -447,7 +445,7 @@ client_pub_fill(struct client *c)
 		if (b->qos == 0) {
 			if (evbuffer_get_length(out) >= b->qos0_buffer)
 				break;
-		} else if (c->inflight >= b->window)
+		} else if (c->sent - c->completed >= b->window)
 			break;
 		if (!client_paced_ok(c))
 			break;
@@ -466,7 +464,7 @@ client_pub_check_done(struct client *c)
 {
 	struct bench	*b = c->b;
 
-	if (c->pub_done || c->inflight > 0)
+	if (c->pub_done || c->sent > c->completed)
 		return;
 	if (!b->publishing || (c->limit > 0 && c->sent >= c->limit)) {
 		c->pub_done = true;
@@ -585,7 +583,6 @@ on_puback(struct client *c, const struct packet *p, uint64_t now)
 	}
 	if (b->ack_hist != NULL && sent_ns >= b->t_start && now >= sent_ns)
 		hist_add(b->ack_hist, (now - sent_ns) / 1000);
-	c->inflight--;
 	c->completed++;
 	b->completed++;
 	client_pub_check_done(c);

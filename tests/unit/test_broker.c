@@ -178,6 +178,32 @@ connect_client(struct fixture *f, const char *id, bool clean,
 	return fc;
 }
 
+/* Connects a client with a will; the CONNACK accepts it. */
+static struct fake_conn *
+connect_with_will(struct fixture *f, const char *id, bool clean,
+    const char *topic, const char *payload, uint8_t qos, bool retain)
+{
+	struct fake_conn	*fc = fake_open(f);
+	struct packet		 p = { .type = PACKET_CONNECT }, r;
+
+	p.u.connect.level = MQTT_PROTO_V311;
+	p.u.connect.clean_start = clean;
+	p.u.connect.client_id.data = (const uint8_t *)id;
+	p.u.connect.client_id.len = strlen(id);
+	p.u.connect.will_flag = true;
+	p.u.connect.will_qos = qos;
+	p.u.connect.will_retain = retain;
+	p.u.connect.will_topic.data = (const uint8_t *)topic;
+	p.u.connect.will_topic.len = strlen(topic);
+	p.u.connect.will_payload.data = (const uint8_t *)payload;
+	p.u.connect.will_payload.len = strlen(payload);
+	assert_int_equal(feed(fc, &p), 0);
+	assert_true(next_packet(fc, &r));
+	assert_int_equal(r.type, PACKET_CONNACK);
+	assert_int_equal(r.u.connack.code, CONNACK_ACCEPTED);
+	return fc;
+}
+
 static void
 subscribe(struct fake_conn *fc, const char *filter, uint8_t qos)
 {
@@ -395,22 +421,10 @@ test_takeover_closes_old_connection_and_publishes_its_will(void **state)
 {
 	struct fixture		*f = *state;
 	struct fake_conn	*old, *watcher, *nc;
-	struct packet		 p = { .type = PACKET_CONNECT }, r;
 
 	watcher = connect_client(f, "watcher", true, false);
 	subscribe(watcher, "wills/#", 0);
-	old = fake_open(f);
-	p.u.connect.level = MQTT_PROTO_V311;
-	p.u.connect.clean_start = true;
-	p.u.connect.client_id.data = (const uint8_t *)"dev";
-	p.u.connect.client_id.len = 3;
-	p.u.connect.will_flag = true;
-	p.u.connect.will_topic.data = (const uint8_t *)"wills/dev";
-	p.u.connect.will_topic.len = 9;
-	p.u.connect.will_payload.data = (const uint8_t *)"gone";
-	p.u.connect.will_payload.len = 4;
-	assert_int_equal(feed(old, &p), 0);
-	assert_true(next_packet(old, &r));
+	old = connect_with_will(f, "dev", true, "wills/dev", "gone", 0, false);
 	/* [MQTT-3.1.4-2] */
 	nc = connect_client(f, "dev", true, false);
 	(void)nc;
@@ -423,26 +437,11 @@ test_will_on_sys_topic_is_never_published(void **state)
 {
 	struct fixture		*f = *state;
 	struct fake_conn	*watcher, *dev, *late;
-	struct packet		 p = { .type = PACKET_CONNECT }, r;
 
 	watcher = connect_client(f, "watcher", true, false);
 	subscribe(watcher, "$SYS/#", 1);
-	dev = fake_open(f);
-	p.u.connect.level = MQTT_PROTO_V311;
-	p.u.connect.clean_start = true;
-	p.u.connect.client_id.data = (const uint8_t *)"dev";
-	p.u.connect.client_id.len = 3;
-	p.u.connect.will_flag = true;
-	p.u.connect.will_qos = 1;
-	p.u.connect.will_retain = true;
-	p.u.connect.will_topic.data = (const uint8_t *)"$SYS/broker/uptime";
-	p.u.connect.will_topic.len = 18;
-	p.u.connect.will_payload.data = (const uint8_t *)"forged";
-	p.u.connect.will_payload.len = 6;
-	assert_int_equal(feed(dev, &p), 0);
-	assert_true(next_packet(dev, &r));
-	assert_int_equal(r.type, PACKET_CONNACK);
-	assert_int_equal(r.u.connack.code, CONNACK_ACCEPTED);
+	dev = connect_with_will(f, "dev", true, "$SYS/broker/uptime", "forged",
+	    1, true);
 	/* Like a PUBLISH to $SYS: accepted, but never routed nor retained. */
 	broker_client_lost(dev->client, "test: connection lost");
 	expect_nothing(watcher);
@@ -458,25 +457,13 @@ test_own_will_is_queued_for_the_persistent_session(void **state)
 {
 	struct fixture		*f = *state;
 	struct fake_conn	*dev;
-	struct packet		 p = { .type = PACKET_CONNECT }, r;
 	struct packet		 bye = { .type = PACKET_DISCONNECT };
 
 	dev = connect_client(f, "self", false, false);
 	subscribe(dev, "wills/self", 1);
 	assert_int_equal(feed(dev, &bye), -1);
-	dev = fake_open(f);
-	p.u.connect.level = MQTT_PROTO_V311;
-	p.u.connect.clean_start = false;
-	p.u.connect.client_id.data = (const uint8_t *)"self";
-	p.u.connect.client_id.len = 4;
-	p.u.connect.will_flag = true;
-	p.u.connect.will_qos = 1;
-	p.u.connect.will_topic.data = (const uint8_t *)"wills/self";
-	p.u.connect.will_topic.len = 10;
-	p.u.connect.will_payload.data = (const uint8_t *)"gone";
-	p.u.connect.will_payload.len = 4;
-	assert_int_equal(feed(dev, &p), 0);
-	assert_true(next_packet(dev, &r));
+	dev = connect_with_will(f, "self", false, "wills/self", "gone", 1,
+	    false);
 	broker_client_lost(dev->client, "test: connection lost");
 	expect_nothing(dev);
 	dev = connect_client(f, "self", false, true);
