@@ -492,9 +492,8 @@ cli_execute(struct cli *cli, const char *line)
 
 /* ===== Argument helpers ===== */
 
-/* Parses a number in [min, max]; false if it is not one. */
-static bool
-parse_number(const char *s, long min, long max, long *out)
+bool
+cli_parse_number(const char *s, long min, long max, long *out)
 {
 	char	*end;
 	long	 v;
@@ -513,7 +512,7 @@ parse_qos(const char *s, uint8_t *qos)
 {
 	long	 v;
 
-	if (!parse_number(s, 0, 2, &v))
+	if (!cli_parse_number(s, 0, 2, &v))
 		return false;
 	*qos = (uint8_t)v;
 	return true;
@@ -610,13 +609,13 @@ cmd_connect(struct cli *cli, int argc, char **argv)
 			o.host = optarg;
 			break;
 		case 'p':
-			if (!parse_number(optarg, 1, 65535, &v))
+			if (!cli_parse_number(optarg, 1, 65535, &v))
 				return fail(cli, cmd, "the port must be a number "
 				    "from 1 to 65535");
 			o.port = (uint16_t)v;
 			break;
 		case 'k':
-			if (!parse_number(optarg, 0, 65535, &v))
+			if (!cli_parse_number(optarg, 0, 65535, &v))
 				return fail(cli, cmd, "the keep-alive must be a "
 				    "number of seconds from 0 to 65535");
 			o.keep_alive = (uint16_t)v;

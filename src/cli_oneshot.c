@@ -243,21 +243,6 @@ sub_message(struct mqtt_client *c, const struct mqtt_message *m, void *arg)
 
 /* ===== Common options and the run ===== */
 
-static bool
-number_arg(const char *s, long min, long max, long *out)
-{
-	char	*end;
-	long	 v;
-
-	if (*s == '\0')
-		return false;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int
 usage_error(const char *mode, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -290,7 +275,7 @@ common_option(struct oneshot *os, int ch, const char *arg)
 		os->o.host = arg;
 		return 1;
 	case 'p':
-		if (!number_arg(arg, 1, 65535, &v))
+		if (!cli_parse_number(arg, 1, 65535, &v))
 			return usage_error(os->mode, "bad port '%s'", arg), -1;
 		os->o.port = (uint16_t)v;
 		return 1;
@@ -304,19 +289,19 @@ common_option(struct oneshot *os, int ch, const char *arg)
 		os->o.password = arg;
 		return 1;
 	case 'k':
-		if (!number_arg(arg, 0, 65535, &v))
+		if (!cli_parse_number(arg, 0, 65535, &v))
 			return usage_error(os->mode, "bad keep-alive '%s'", arg),
 			    -1;
 		os->o.keep_alive = (uint16_t)v;
 		return 1;
 	case 'q':
-		if (!number_arg(arg, 0, 2, &v))
+		if (!cli_parse_number(arg, 0, 2, &v))
 			return usage_error(os->mode, "QoS must be 0, 1 or 2, "
 			    "not '%s'", arg), -1;
 		os->qos = (uint8_t)v;
 		return 1;
 	case 'W':
-		if (!number_arg(arg, 1, 86400 * 365, &v))
+		if (!cli_parse_number(arg, 1, 86400 * 365, &v))
 			return usage_error(os->mode, "bad timeout '%s'", arg),
 			    -1;
 		os->wait_seconds = (unsigned)v;
@@ -523,7 +508,7 @@ cli_sub_main(int argc, char **argv)
 			os.filters[os.nfilters++] = optarg;
 			break;
 		case 'C':
-			if (!number_arg(optarg, 1, 1L << 30, &v))
+			if (!cli_parse_number(optarg, 1, 1L << 30, &v))
 				status = usage_error("sub", "bad count '%s'",
 				    optarg);
 			os.count = v;
