@@ -51,7 +51,6 @@ struct cli_line {
 	size_t			 len;
 #ifdef HAVE_LIBEDIT
 	bool			 installed;	/* the callback handler */
-	bool			 keys_bound;
 	bool			 got_line;
 	char			*line;		/* from the handler, for the read cb */
 #endif
@@ -152,12 +151,10 @@ edit_show(struct cli_line *l)
 {
 	edit_line = l;
 	if (!l->installed) {
+		/* Once: the handler stays installed from here on. */
 		rl_callback_handler_install(l->prompt, edit_handler);
 		l->installed = true;
-		if (!l->keys_bound) {
-			rl_add_defun("mqtt-cli-ctrl-d", edit_ctrl_d, 4);
-			l->keys_bound = true;
-		}
+		rl_add_defun("mqtt-cli-ctrl-d", edit_ctrl_d, 4);
 	} else {
 		rl_set_prompt(l->prompt);
 		rl_forced_update_display();
