@@ -258,14 +258,12 @@ on_closed(struct mqtt_client *c, enum mqtt_client_err err, uint8_t code,
 	if (err == MQTT_CLIENT_ERR_REFUSED)
 		cli_printf(cli, "Connection refused by %s:%u: %s.\n", cli->host,
 		    cli->port, mqtt_connack_strerror(code));
-	else if (err == MQTT_CLIENT_ERR_CONNECT || err == MQTT_CLIENT_ERR_IO)
-		cli_printf(cli, "%s %s:%u: %s.\n", was == PENDING_CONNECT ?
-		    "Cannot connect to" : "Connection lost with", cli->host,
-		    cli->port, strerror(mqtt_client_errno(c)));
 	else if (err != MQTT_CLIENT_OK)
 		cli_printf(cli, "%s %s:%u: %s.\n", was == PENDING_CONNECT ?
 		    "Cannot connect to" : "Connection lost with", cli->host,
-		    cli->port, mqtt_client_strerror(err));
+		    cli->port, err == MQTT_CLIENT_ERR_CONNECT ||
+		    err == MQTT_CLIENT_ERR_IO ? strerror(mqtt_client_errno(c)) :
+		    mqtt_client_strerror(err));
 	else
 		cli_printf(cli, "Disconnected.\n");
 	mqtt_client_free(c);

@@ -343,15 +343,12 @@ oneshot_run(struct oneshot *os, const struct mqtt_client_cb *cb)
 	os->client = mqtt_client_new(os->base, &os->o, cb, os);
 	if (os->client == NULL)
 		oneshot_fail(os, "out of memory");
-	else if ((err = mqtt_client_connect(os->client)) != MQTT_CLIENT_OK) {
-		if (err == MQTT_CLIENT_ERR_CONNECT)
-			oneshot_fail(os, "cannot connect to %s:%u: %s",
-			    os->o.host, os->o.port,
-			    strerror(mqtt_client_errno(os->client)));
-		else
-			oneshot_fail(os, "cannot connect to %s:%u: %s",
-			    os->o.host, os->o.port, mqtt_client_strerror(err));
-	} else
+	else if ((err = mqtt_client_connect(os->client)) != MQTT_CLIENT_OK)
+		oneshot_fail(os, "cannot connect to %s:%u: %s", os->o.host,
+		    os->o.port, err == MQTT_CLIENT_ERR_CONNECT ?
+		    strerror(mqtt_client_errno(os->client)) :
+		    mqtt_client_strerror(err));
+	else
 		event_base_dispatch(os->base);
 	mqtt_client_free(os->client);
 	if (os->timeout != NULL)
