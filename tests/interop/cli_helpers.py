@@ -1,9 +1,10 @@
-"""Shared by the mqtt-cli tests: brokers to test against, ways to run
+"""Shared by the mqtt-cli tests: mosquitto to test against, ways to run
 mqtt-cli (one-shot, piped, on a pseudo-terminal) and the test cases.
 
 The cases are mixins (OneShotCases, InteractiveCases) that a test file
-combines with a broker: tests/interop/test_cli_mosquitto.py runs them
-against Debian's mosquitto, tests/integration/test_cli_*.py against mqttd.
+combines with a broker through mqttd_proc.BrokerCase:
+tests/interop/test_cli_mosquitto.py runs them against Debian's mosquitto,
+tests/integration/test_cli_*.py against mqttd.
 Every wait is for an event (a line printed, a port accepting) with a
 bounded timeout; no fixed ports.
 """
@@ -55,18 +56,6 @@ class Mosquitto:
         self.proc.terminate()
         self.proc.wait(TIMEOUT)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Mqttd:
-    """mqttd (MQTTD_BIN) through the interop tests' harness."""
-
-    def __init__(self):
-        from mqttd_proc import Broker
-        self.broker = Broker()
-        self.port = self.broker.port
-
-    def stop(self):
-        self.broker.stop()
 
 
 def cli(*args, stdin=None, input_bytes=None, timeout=TIMEOUT):
