@@ -101,6 +101,8 @@ void		 cli_printf(struct cli *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Formats a received message as mqtt-cli shows it: ['TOPIC']: PAYLOAD. */
 char		*cli_format_message(const struct mqtt_message *);
+/* Parses a decimal number in [min, max]; false if s is not one. */
+bool		 cli_parse_number(const char *s, long min, long max, long *out);
 
 /* cli_line.c */
 typedef void	 cli_line_fn(const char *line, void *arg);	/* NULL: EOF */

@@ -258,14 +258,12 @@ on_closed(struct mqtt_client *c, enum mqtt_client_err err, uint8_t code,
 	if (err == MQTT_CLIENT_ERR_REFUSED)
 		cli_printf(cli, "Connection refused by %s:%u: %s.\n", cli->host,
 		    cli->port, mqtt_connack_strerror(code));
-	else if (err == MQTT_CLIENT_ERR_CONNECT || err == MQTT_CLIENT_ERR_IO)
-		cli_printf(cli, "%s %s:%u: %s.\n", was == PENDING_CONNECT ?
-		    "Cannot connect to" : "Connection lost with", cli->host,
-		    cli->port, strerror(mqtt_client_errno(c)));
 	else if (err != MQTT_CLIENT_OK)
 		cli_printf(cli, "%s %s:%u: %s.\n", was == PENDING_CONNECT ?
 		    "Cannot connect to" : "Connection lost with", cli->host,
-		    cli->port, mqtt_client_strerror(err));
+		    cli->port, err == MQTT_CLIENT_ERR_CONNECT ||
+		    err == MQTT_CLIENT_ERR_IO ? strerror(mqtt_client_errno(c)) :
+		    mqtt_client_strerror(err));
 	else
 		cli_printf(cli, "Disconnected.\n");
 	mqtt_client_free(c);
@@ -492,9 +490,8 @@ cli_execute(struct cli *cli, const char *line)
 
 /* ===== Argument helpers ===== */
 
-/* Parses a number in [min, max]; false if it is not one. */
-static bool
-parse_number(const char *s, long min, long max, long *out)
+bool
+cli_parse_number(const char *s, long min, long max, long *out)
 {
 	char	*end;
 	long	 v;
@@ -513,7 +510,7 @@ parse_qos(const char *s, uint8_t *qos)
 {
 	long	 v;
 
-	if (!parse_number(s, 0, 2, &v))
+	if (!cli_parse_number(s, 0, 2, &v))
 		return false;
 	*qos = (uint8_t)v;
 	return true;
@@ -610,13 +607,13 @@ cmd_connect(struct cli *cli, int argc, char **argv)
 			o.host = optarg;
 			break;
 		case 'p':
-			if (!parse_number(optarg, 1, 65535, &v))
+			if (!cli_parse_number(optarg, 1, 65535, &v))
 				return fail(cli, cmd, "the port must be a number "
 				    "from 1 to 65535");
 			o.port = (uint16_t)v;
 			break;
 		case 'k':
-			if (!parse_number(optarg, 0, 65535, &v))
+			if (!cli_parse_number(optarg, 0, 65535, &v))
 				return fail(cli, cmd, "the keep-alive must be a "
 				    "number of seconds from 0 to 65535");
 			o.keep_alive = (uint16_t)v;
@@ -694,14 +691,22 @@ cmd_connect(struct cli *cli, int argc, char **argv)
 
 /* ===== subscribe, unsubscribe ===== */
 
-/* One line about the first invalid filter; false when all are valid. */
-static bool
-check_filters(struct cli *cli, const struct cli_cmd *cmd, int n,
-    char **filters)
+/*
+ * The FILTER... operands after the options: their number, or 0 after one
+ * line about what is wrong (none, an invalid filter, not connected).
+ */
+static int
+filter_operands(struct cli *cli, const struct cli_cmd *cmd, int argc,
+    char **argv)
 {
+	char		**filters = argv + optind;
 	enum topic_err	 err;
-	int		 i;
+	int		 i, n = argc - optind;
 
+	if (n == 0) {
+		fail(cli, cmd, "which topics?");
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		err = topic_filter_validate(filters[i], strlen(filters[i]),
 		    NULL);
@@ -712,22 +717,34 @@ check_filters(struct cli *cli, const struct cli_cmd *cmd, int n,
 			cli->failed = true;
 			cli_error(cli, cmd, "'%s' is not a valid topic filter: "
 			    "%s", filters[i], topic_strerror(err));
-			return false;
+			return 0;
 		}
 	}
-	return true;
+	if (!cli->connected) {
+		not_connected(cli, cmd);
+		return 0;
+	}
+	return n;
 }
 
-/* Keeps a copy of the filters until the broker answers. */
-static void
-pending_filters_set(struct cli *cli, int n, char **filters)
+/*
+ * After the request for n filters went out (err): keeps a copy of the
+ * filters and waits for the broker's answer.
+ */
+static enum cli_ret
+filters_sent(struct cli *cli, const struct cli_cmd *cmd,
+    enum mqtt_client_err err, int n, char **filters, enum cli_pending pending)
 {
 	int	 i;
 
+	if (err != MQTT_CLIENT_OK)
+		return fail(cli, cmd, mqtt_client_strerror(err));
 	pending_filters_clear(cli);
 	cli->pending_filters = xcalloc((size_t)n + 1, sizeof(char *));
 	for (i = 0; i < n; i++)
 		cli->pending_filters[i] = xstrdup(filters[i]);
+	cli->pending = pending;
+	return CLI_WAIT;
 }
 
 static enum cli_ret
@@ -746,12 +763,8 @@ cmd_subscribe(struct cli *cli, int argc, char **argv)
 		if (!parse_qos(optarg, &qos))
 			return fail(cli, cmd, "QoS must be 0, 1 or 2");
 	}
-	if ((n = argc - optind) == 0)
-		return fail(cli, cmd, "which topics?");
-	if (!check_filters(cli, cmd, n, argv + optind))
+	if ((n = filter_operands(cli, cmd, argc, argv)) == 0)
 		return CLI_DONE;
-	if (!cli->connected)
-		return not_connected(cli, cmd);
 	subs = xcalloc((size_t)n, sizeof(*subs));
 	for (i = 0; i < n; i++) {
 		subs[i].filter = argv[optind + i];
@@ -760,11 +773,7 @@ cmd_subscribe(struct cli *cli, int argc, char **argv)
 	err = mqtt_client_subscribe(cli->client, subs, (size_t)n,
 	    &cli->pending_id);
 	free(subs);
-	if (err != MQTT_CLIENT_OK)
-		return fail(cli, cmd, mqtt_client_strerror(err));
-	pending_filters_set(cli, n, argv + optind);
-	cli->pending = PENDING_SUBSCRIBE;
-	return CLI_WAIT;
+	return filters_sent(cli, cmd, err, n, argv + optind, PENDING_SUBSCRIBE);
 }
 
 static enum cli_ret
@@ -777,19 +786,12 @@ cmd_unsubscribe(struct cli *cli, int argc, char **argv)
 	opts_reset();
 	if (getopt_long(argc, argv, "+", NULL, NULL) != -1)
 		return bad_option(cli, cmd, argv);
-	if ((n = argc - optind) == 0)
-		return fail(cli, cmd, "which topics?");
-	if (!check_filters(cli, cmd, n, argv + optind))
+	if ((n = filter_operands(cli, cmd, argc, argv)) == 0)
 		return CLI_DONE;
-	if (!cli->connected)
-		return not_connected(cli, cmd);
 	err = mqtt_client_unsubscribe(cli->client,
 	    (const char *const *)(argv + optind), (size_t)n, &cli->pending_id);
-	if (err != MQTT_CLIENT_OK)
-		return fail(cli, cmd, mqtt_client_strerror(err));
-	pending_filters_set(cli, n, argv + optind);
-	cli->pending = PENDING_UNSUBSCRIBE;
-	return CLI_WAIT;
+	return filters_sent(cli, cmd, err, n, argv + optind,
+	    PENDING_UNSUBSCRIBE);
 }
 
 /* ===== publish ===== */

@@ -51,7 +51,6 @@ struct cli_line {
 	size_t			 len;
 #ifdef HAVE_LIBEDIT
 	bool			 installed;	/* the callback handler */
-	bool			 keys_bound;
 	bool			 got_line;
 	char			*line;		/* from the handler, for the read cb */
 #endif
@@ -152,12 +151,10 @@ edit_show(struct cli_line *l)
 {
 	edit_line = l;
 	if (!l->installed) {
+		/* Once: the handler stays installed from here on. */
 		rl_callback_handler_install(l->prompt, edit_handler);
 		l->installed = true;
-		if (!l->keys_bound) {
-			rl_add_defun("mqtt-cli-ctrl-d", edit_ctrl_d, 4);
-			l->keys_bound = true;
-		}
+		rl_add_defun("mqtt-cli-ctrl-d", edit_ctrl_d, 4);
 	} else {
 		rl_set_prompt(l->prompt);
 		rl_forced_update_display();
@@ -322,18 +319,24 @@ cli_line_pause(struct cli_line *l)
 	l->prompt_shown = false;
 }
 
-void
-cli_line_print(struct cli_line *l, const char *text)
+/*
+ * Prints text above the line being typed, after erase (libedit only),
+ * and shows the prompt again below it.
+ */
+static void
+print_above(struct cli_line *l, const char *erase, const char *text)
 {
 #ifdef HAVE_LIBEDIT
 	if (l->editing && l->installed) {
-		/* Erase the prompt line, print, let libedit draw it again. */
-		fputs("\r\033[K", stdout);
+		/* libedit draws the prompt and the typed text again. */
+		fputs(erase, stdout);
 		fputs(text, stdout);
 		fflush(stdout);
 		rl_forced_update_display();
 		return;
 	}
+#else
+	(void)erase;
 #endif
 	if (l->interactive && l->prompt_shown) {
 		fputs("\n", stdout);
@@ -345,20 +348,18 @@ cli_line_print(struct cli_line *l, const char *text)
 }
 
 void
+cli_line_print(struct cli_line *l, const char *text)
+{
+	/* Erase the prompt line: the text takes its place. */
+	print_above(l, "\r\033[K", text);
+}
+
+void
 cli_line_cancel(struct cli_line *l)
 {
 #ifdef HAVE_LIBEDIT
-	if (l->editing && l->installed) {
+	if (l->editing && l->installed)
 		rl_replace_line("", 0);
-		fputs("\n", stdout);
-		fflush(stdout);
-		rl_forced_update_display();
-		return;
-	}
 #endif
-	if (l->interactive && l->prompt_shown) {
-		fputs("\n", stdout);
-		fputs(l->prompt, stdout);
-		fflush(stdout);
-	}
+	print_above(l, "\n", "");
 }

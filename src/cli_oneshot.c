@@ -243,21 +243,6 @@ sub_message(struct mqtt_client *c, const struct mqtt_message *m, void *arg)
 
 /* ===== Common options and the run ===== */
 
-static bool
-number_arg(const char *s, long min, long max, long *out)
-{
-	char	*end;
-	long	 v;
-
-	if (*s == '\0')
-		return false;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static int
 usage_error(const char *mode, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -290,7 +275,7 @@ common_option(struct oneshot *os, int ch, const char *arg)
 		os->o.host = arg;
 		return 1;
 	case 'p':
-		if (!number_arg(arg, 1, 65535, &v))
+		if (!cli_parse_number(arg, 1, 65535, &v))
 			return usage_error(os->mode, "bad port '%s'", arg), -1;
 		os->o.port = (uint16_t)v;
 		return 1;
@@ -304,19 +289,19 @@ common_option(struct oneshot *os, int ch, const char *arg)
 		os->o.password = arg;
 		return 1;
 	case 'k':
-		if (!number_arg(arg, 0, 65535, &v))
+		if (!cli_parse_number(arg, 0, 65535, &v))
 			return usage_error(os->mode, "bad keep-alive '%s'", arg),
 			    -1;
 		os->o.keep_alive = (uint16_t)v;
 		return 1;
 	case 'q':
-		if (!number_arg(arg, 0, 2, &v))
+		if (!cli_parse_number(arg, 0, 2, &v))
 			return usage_error(os->mode, "QoS must be 0, 1 or 2, "
 			    "not '%s'", arg), -1;
 		os->qos = (uint8_t)v;
 		return 1;
 	case 'W':
-		if (!number_arg(arg, 1, 86400 * 365, &v))
+		if (!cli_parse_number(arg, 1, 86400 * 365, &v))
 			return usage_error(os->mode, "bad timeout '%s'", arg),
 			    -1;
 		os->wait_seconds = (unsigned)v;
@@ -358,15 +343,12 @@ oneshot_run(struct oneshot *os, const struct mqtt_client_cb *cb)
 	os->client = mqtt_client_new(os->base, &os->o, cb, os);
 	if (os->client == NULL)
 		oneshot_fail(os, "out of memory");
-	else if ((err = mqtt_client_connect(os->client)) != MQTT_CLIENT_OK) {
-		if (err == MQTT_CLIENT_ERR_CONNECT)
-			oneshot_fail(os, "cannot connect to %s:%u: %s",
-			    os->o.host, os->o.port,
-			    strerror(mqtt_client_errno(os->client)));
-		else
-			oneshot_fail(os, "cannot connect to %s:%u: %s",
-			    os->o.host, os->o.port, mqtt_client_strerror(err));
-	} else
+	else if ((err = mqtt_client_connect(os->client)) != MQTT_CLIENT_OK)
+		oneshot_fail(os, "cannot connect to %s:%u: %s", os->o.host,
+		    os->o.port, err == MQTT_CLIENT_ERR_CONNECT ?
+		    strerror(mqtt_client_errno(os->client)) :
+		    mqtt_client_strerror(err));
+	else
 		event_base_dispatch(os->base);
 	mqtt_client_free(os->client);
 	if (os->timeout != NULL)
@@ -486,6 +468,78 @@ static const struct option sub_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* Parses sub's command line into os: -1 to run, else the exit status. */
+static int
+sub_parse(struct oneshot *os, int argc, char **argv)
+{
+	bool	 id_given = false;
+	long	 v;
+	int	 ch, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h:p:i:u:P:k:q:W:t:C:cvNEd",
+	    sub_options, NULL)) != -1) {
+		if ((r = common_option(os, ch, optarg)) == -1)
+			return 2;
+		if (r == 1) {
+			id_given |= ch == 'i';
+			continue;
+		}
+		switch (ch) {
+		case 't':
+			if (topic_filter_validate(optarg, strlen(optarg),
+			    NULL) != TOPIC_OK)
+				return usage_error("sub", "'%s' is not a valid "
+				    "topic filter", optarg);
+			os->filters[os->nfilters++] = optarg;
+			break;
+		case 'C':
+			if (!cli_parse_number(optarg, 1, 1L << 30, &v))
+				return usage_error("sub", "bad count '%s'",
+				    optarg);
+			os->count = v;
+			break;
+		case 'c':
+		case OPT_PERSISTENT:
+			os->o.clean_session = false;
+			break;
+		case 'v':
+			os->verbose = true;
+			break;
+		case 'N':
+			os->no_newline = true;
+			break;
+		case 'E':
+			os->exit_after_sub = true;
+			break;
+		case 'd':
+			os->debug = true;
+			break;
+		case OPT_HELP:
+			printf("usage: mqtt-cli sub [-h HOST] [-p PORT] -t "
+			    "FILTER... [-q QOS] [-C COUNT] [-W SECONDS] [-v] "
+			    "[-N] [-E] [-d] [-i ID] [--persistent] [-u USER "
+			    "[-P PASSWORD]] [-k KEEPALIVE]\n");
+			return 0;
+		default:
+			return usage_error("sub", "unknown option or missing "
+			    "value in '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("sub", "unexpected argument '%s'",
+		    argv[optind]);
+	if (os->nfilters == 0)
+		return usage_error("sub", "%s", "-t FILTER is required");
+	if (!os->o.clean_session && !id_given)
+		return usage_error("sub", "%s", "--persistent needs -i ID "
+		    "(the session is found by its client id)");
+	if (os->o.password != NULL && os->o.username == NULL)
+		return usage_error("sub", "%s", "-P needs -u");
+	return -1;
+}
+
 int
 cli_sub_main(int argc, char **argv)
 {
@@ -497,77 +551,11 @@ cli_sub_main(int argc, char **argv)
 	};
 	struct oneshot	 os;
 	char		 idbuf[64];
-	bool		 id_given = false;
-	long		 v = 0;
-	int		 ch, r, status;
+	int		 status;
 
 	oneshot_init(&os, "sub", idbuf, sizeof(idbuf));
 	os.filters = xcalloc((size_t)argc + 1, sizeof(char *));
-	optind = 0;
-	opterr = 0;
-	status = -1;
-	while (status == -1 && (ch = getopt_long(argc, argv,
-	    "h:p:i:u:P:k:q:W:t:C:cvNEd", sub_options, NULL)) != -1) {
-		if ((r = common_option(&os, ch, optarg)) == -1)
-			status = 2;
-		if (r != 0) {
-			id_given |= ch == 'i';
-			continue;
-		}
-		switch (ch) {
-		case 't':
-			if (topic_filter_validate(optarg, strlen(optarg),
-			    NULL) != TOPIC_OK)
-				status = usage_error("sub", "'%s' is not a "
-				    "valid topic filter", optarg);
-			os.filters[os.nfilters++] = optarg;
-			break;
-		case 'C':
-			if (!number_arg(optarg, 1, 1L << 30, &v))
-				status = usage_error("sub", "bad count '%s'",
-				    optarg);
-			os.count = v;
-			break;
-		case 'c':
-		case OPT_PERSISTENT:
-			os.o.clean_session = false;
-			break;
-		case 'v':
-			os.verbose = true;
-			break;
-		case 'N':
-			os.no_newline = true;
-			break;
-		case 'E':
-			os.exit_after_sub = true;
-			break;
-		case 'd':
-			os.debug = true;
-			break;
-		case OPT_HELP:
-			printf("usage: mqtt-cli sub [-h HOST] [-p PORT] -t "
-			    "FILTER... [-q QOS] [-C COUNT] [-W SECONDS] [-v] "
-			    "[-N] [-E] [-d] [-i ID] [--persistent] [-u USER "
-			    "[-P PASSWORD]] [-k KEEPALIVE]\n");
-			status = 0;
-			break;
-		default:
-			status = usage_error("sub", "unknown option or missing "
-			    "value in '%s'", argv[optind - 1]);
-			break;
-		}
-	}
-	if (status == -1 && optind < argc)
-		status = usage_error("sub", "unexpected argument '%s'",
-		    argv[optind]);
-	if (status == -1 && os.nfilters == 0)
-		status = usage_error("sub", "%s", "-t FILTER is required");
-	if (status == -1 && !os.o.clean_session && !id_given)
-		status = usage_error("sub", "%s", "--persistent needs -i ID "
-		    "(the session is found by its client id)");
-	if (status == -1 && os.o.password != NULL && os.o.username == NULL)
-		status = usage_error("sub", "%s", "-P needs -u");
-	if (status == -1)
+	if ((status = sub_parse(&os, argc, argv)) == -1)
 		status = oneshot_run(&os, &cb);
 	free(os.filters);
 	return status;

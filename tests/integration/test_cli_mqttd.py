@@ -8,18 +8,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.environ.get("MQTTD_SRCDIR",
                                                os.path.join(HERE, "..", "..")),
                                 "tests", "interop"))
-from cli_helpers import Mqttd, OneShotCases  # noqa: E402
+from cli_helpers import OneShotCases  # noqa: E402
+from mqttd_proc import BrokerCase  # noqa: E402
 
 
-class CliAgainstMqttd(OneShotCases, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Mqttd()
-        cls.port = cls.broker.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+class CliAgainstMqttd(BrokerCase, OneShotCases, unittest.TestCase):
+    """Against mqttd."""
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Shared by the mqtt-cli tests: brokers to test against, ways to run
+"""Shared by the mqtt-cli tests: mosquitto to test against, ways to run
 mqtt-cli (one-shot, piped, on a pseudo-terminal) and the test cases.
 
 The cases are mixins (OneShotCases, InteractiveCases) that a test file
-combines with a broker: tests/interop/test_cli_mosquitto.py runs them
-against Debian's mosquitto, tests/integration/test_cli_*.py against mqttd.
+combines with a broker through mqttd_proc.BrokerCase:
+tests/interop/test_cli_mosquitto.py runs them against Debian's mosquitto,
+tests/integration/test_cli_*.py against mqttd.
 Every wait is for an event (a line printed, a port accepting) with a
 bounded timeout; no fixed ports.
 """
@@ -55,18 +56,6 @@ class Mosquitto:
         self.proc.terminate()
         self.proc.wait(TIMEOUT)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Mqttd:
-    """mqttd (MQTTD_BIN) through the interop tests' harness."""
-
-    def __init__(self):
-        from mqttd_proc import Broker
-        self.broker = Broker()
-        self.port = self.broker.port
-
-    def stop(self):
-        self.broker.stop()
 
 
 def cli(*args, stdin=None, input_bytes=None, timeout=TIMEOUT):
@@ -152,9 +141,14 @@ class Terminal:
         """What the terminal shows, without escape sequences and CRs."""
         return ANSI.sub(b"", self.raw).decode("utf-8", "replace")
 
-    def expect(self, needle, timeout=TIMEOUT):
+    def mark(self):
+        """Where the terminal's text ends now, for expect(after=...)."""
+        return len(self.text())
+
+    def expect(self, needle, timeout=TIMEOUT, after=0):
+        """Waits for needle in the text, past the mark after."""
         deadline = time.monotonic() + timeout
-        while needle not in self.text():
+        while needle not in self.text()[after:]:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("waited for %r; the terminal shows:\n%s"
@@ -319,13 +313,15 @@ class InteractiveCases:
             self.assertEqual(other.returncode, 0)
             self.assertIn(b"Connected to the server!", other.stdout)
             t.expect("['alerts']: HELLO WORLD")
-            lines = [l for l in t.text().split("\n")]
+            lines = t.text().split("\n")
             want = [l.format(port=self.port) for l in WALKTHROUGH_SUB]
             self.assertEqual(lines[0], "> connect -u client1 -p %d" % self.port)
             self.assertEqual(lines[1:1 + len(want)], want)
-            # Ctrl-C goes back to the prompt, Ctrl-D leaves.
+            # Ctrl-C goes back to the prompt (a new one: the one before
+            # the subscribe is still on the screen), Ctrl-D leaves.
+            mark = t.mark()
             t.send(b"\x03")
-            t.expect("\nclient1@127.0.0.1:%d> " % self.port)
+            t.expect("\nclient1@127.0.0.1:%d> " % self.port, after=mark)
             t.send(b"\x04")
             self.assertEqual(t.wait(), 0, t.text())
             self.assertIn("Disconnected.", t.text())
@@ -339,8 +335,9 @@ class InteractiveCases:
             t.expect("typist@")
             t.send(b"subscribe -q 1 typing/t\r")
             t.expect("To exit, press Ctrl-c.")
+            mark = t.mark()
             t.send(b"\x03")
-            t.expect("\ntypist@127.0.0.1:%d> " % self.port)
+            t.expect("\ntypist@127.0.0.1:%d> " % self.port, after=mark)
             t.send(b"stat")
             t.expect("> stat")
             cli("pub", "-p", str(self.port), "-q", "1", "-r", "-t", "typing/t",

@@ -76,3 +76,19 @@ class Broker:
             rc = self.kill(signal.SIGTERM)
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
+
+
+class BrokerCase:
+    """A unittest.TestCase mixin: one broker for the class, started by
+    start_broker (mqttd here) as cls.broker, its port as cls.port."""
+
+    start_broker = Broker
+
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = cls.start_broker()
+        cls.port = cls.broker.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.stop()

@@ -9,18 +9,13 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_helpers import (Mosquitto, OneShotCases, InteractiveCases, cli,  # noqa: E402
                          MOSQUITTO)
+from mqttd_proc import BrokerCase  # noqa: E402
 
 
 @unittest.skipUnless(os.access(MOSQUITTO, os.X_OK), "mosquitto not installed")
-class CliAgainstMosquitto(OneShotCases, InteractiveCases, unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Mosquitto()
-        cls.port = cls.broker.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+class CliAgainstMosquitto(BrokerCase, OneShotCases, InteractiveCases,
+                          unittest.TestCase):
+    start_broker = Mosquitto
 
 
 @unittest.skipUnless(os.access(MOSQUITTO, os.X_OK), "mosquitto not installed")

@@ -3,7 +3,7 @@ import subprocess
 import sys
 import unittest
 
-from mqttd_proc import Broker
+from mqttd_proc import BrokerCase
 
 TIMEOUT = 10
 
@@ -21,15 +21,7 @@ def pub(port, *args):
                    check=True, timeout=TIMEOUT)
 
 
-class MosquittoClients(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker()
-        cls.port = cls.broker.port
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
+class MosquittoClients(BrokerCase, unittest.TestCase):
 
     def wait_subscribed(self, client_id):
         # mqttd logs each subscription at debug level: the event to wait on.

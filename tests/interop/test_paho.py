@@ -9,7 +9,7 @@ import unittest
 
 import paho.mqtt.client as mqtt
 
-from mqttd_proc import Broker
+from mqttd_proc import BrokerCase
 
 TIMEOUT = 5
 
@@ -70,17 +70,9 @@ class Client:
         self.c.loop_stop()
 
 
-class PahoInterop(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.broker = Broker()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.broker.stop()
-
+class PahoInterop(BrokerCase, unittest.TestCase):
     def client(self, *a, **kw):
-        c = Client(self.broker.port, *a, **kw)
+        c = Client(self.port, *a, **kw)
         self.addCleanup(c.c.loop_stop)
         return c
 
