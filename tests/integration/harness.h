@@ -260,6 +260,9 @@ void		 tclient_close(struct tclient *c);
  */
 struct tclient	*tclient_new(const struct harness_broker *b, const char *id,
 		    bool clean, int *session_present);
+/* tclient_new(), failing the test unless session present is as given. */
+struct tclient	*tclient_new_sp(const struct harness_broker *b, const char *id,
+		    bool clean, int session_present);
 
 uint16_t	 tclient_next_id(struct tclient *c);
 
