@@ -35,24 +35,8 @@
 
 /* ===== Set-up and helpers ===== */
 
-static int
-setup_broker(void **state)
-{
-	struct harness_opts o = { 0 };
-	struct harness_broker *b;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return -1;
-	o.extra_ini = *state;
-	o.sync = "normal";
-	if (harness_broker_start_opts(b, &o) == -1) {
-		harness_broker_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
+/* Each test's own broker commits with [storage] sync = normal. */
+static const struct harness_opts synced_opts = { .sync = "normal" };
 
 /*
  * The crash: SIGKILL, the exit awaited with waitpid, then mqttd started
@@ -768,8 +752,9 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 }
 
 #define DURABLE(f) \
-	cmocka_unit_test_prestate_setup_teardown(f, setup_broker, \
-	    harness_teardown_broker, NULL)
+	cmocka_unit_test_prestate_setup_teardown(f, \
+	    harness_setup_broker_opts, harness_teardown_broker, \
+	    (void *)&synced_opts)
 
 int
 main(void)

@@ -521,24 +521,8 @@ expect_refused(int status, const char *out, ...)
 	print_message("[   LINE   ] %.*s\n", (int)line_len, line);
 }
 
-static int
-setup_plain(void **state)
-{
-	struct harness_opts o = { 0 };
-	struct harness_broker *b;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return -1;
-	o.sync = "normal";
-	o.extra_ini = *state;
-	if (harness_broker_start_opts(b, &o) == -1) {
-		harness_broker_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
+/* The PLAIN tests' own broker, with [storage] sync = normal. */
+static const struct harness_opts synced_opts = { .sync = "normal" };
 
 /*
  * DESIGN contract 7: a second mqttd on the same database stops at
@@ -720,8 +704,9 @@ test_storage_newer_schema_refused(void **state)
 }
 
 #define MOUNTED(f) cmocka_unit_test_teardown(f, teardown_mounted)
-#define PLAIN(f) cmocka_unit_test_prestate_setup_teardown(f, setup_plain, \
-	    harness_teardown_broker, NULL)
+#define PLAIN(f) cmocka_unit_test_prestate_setup_teardown(f, \
+	    harness_setup_broker_opts, harness_teardown_broker, \
+	    (void *)&synced_opts)
 
 int
 main(void)
