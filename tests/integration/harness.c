@@ -1260,6 +1260,12 @@ tclient_new_sp(const struct harness_broker *b, const char *id, bool clean,
 	return c;
 }
 
+void
+harness_store_barrier(const struct harness_broker *b, const char *id)
+{
+	tclient_bye(tclient_new(b, id, false, NULL));
+}
+
 uint16_t
 tclient_next_id(struct tclient *c)
 {

@@ -230,35 +230,6 @@ db_digest(const struct harness_broker *b)
 	return (char *)out.p;
 }
 
-static long
-db_count(const struct harness_broker *b, const char *sql)
-{
-	sqlite3 *db = db_open(b);
-	sqlite3_stmt *st;
-	long n;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
-/*
- * Returns once everything the broker queued for the store so far is
- * committed: the CONNACK of a persistent session waits for a commit of
- * its own row, and batches commit in order (DESIGN.md, contract 5).
- */
-static void
-store_barrier(const struct harness_broker *b)
-{
-	struct tclient *c = tclient_new(b, "mal-barrier", false, NULL);
-
-	tclient_bye(c);
-}
-
 /* ===== After each bad packet ===== */
 
 /*
@@ -300,7 +271,7 @@ check_intact(void)
 	round_trip(&broker, true);
 	if (harness_mosquitto())
 		return;
-	store_barrier(&broker);
+	harness_store_barrier(&broker, "mal-barrier");
 	now = db_digest(&broker);
 	if (strcmp(now, snapshot) != 0)
 		fail_msg("the store changed.\nbefore:\n%s\nafter:\n%s",
@@ -382,7 +353,7 @@ group_setup(void **state)
 	tclient_bye(c);
 	if (harness_mosquitto())
 		return 0;
-	store_barrier(&broker);
+	harness_store_barrier(&broker, "mal-barrier");
 	snapshot = db_digest(&broker);
 	/* The state the tests guard is really there. */
 	if (strstr(snapshot, "mal-victim|mal/victim/#|1\n") == NULL ||
@@ -1477,8 +1448,8 @@ test_qos2_flood_never_released_disconnects(void **state)
 
 	/* Five ids are stored, not six; releasing one makes room again. */
 	c = tclient_new(b, "mal-flood", false, NULL);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM incoming WHERE "
-	    "client_id = 'mal-flood'"), 5);
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM incoming WHERE client_id = 'mal-flood'"), 5);
 	assert_int_equal(tclient_pubrel(c, 1), 0);
 	tclient_expect_ack(c, MQTT_PUBCOMP, 1);
 	assert_int_equal(tclient_publish_str(c, "mal/flood", "f6", 2, false,
