@@ -1247,6 +1247,25 @@ tclient_new(const struct harness_broker *b, const char *id, bool clean,
 	return c;
 }
 
+struct tclient *
+tclient_new_sp(const struct harness_broker *b, const char *id, bool clean,
+    int session_present)
+{
+	int sp;
+	struct tclient *c = tclient_new(b, id, clean, &sp);
+
+	if (sp != session_present)
+		fail_msg("%s: CONNACK session present %d, expected %d", id, sp,
+		    session_present);
+	return c;
+}
+
+void
+harness_store_barrier(const struct harness_broker *b, const char *id)
+{
+	tclient_bye(tclient_new(b, id, false, NULL));
+}
+
 uint16_t
 tclient_next_id(struct tclient *c)
 {

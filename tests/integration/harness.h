@@ -260,6 +260,9 @@ void		 tclient_close(struct tclient *c);
  */
 struct tclient	*tclient_new(const struct harness_broker *b, const char *id,
 		    bool clean, int *session_present);
+/* tclient_new(), failing the test unless session present is as given. */
+struct tclient	*tclient_new_sp(const struct harness_broker *b, const char *id,
+		    bool clean, int session_present);
 
 uint16_t	 tclient_next_id(struct tclient *c);
 
@@ -343,6 +346,14 @@ void		 tclient_pub(struct tclient *c, const char *topic,
 void		 tclient_ack_received(struct tclient *c, int qos, uint16_t id);
 /* Sends DISCONNECT, waits for the broker to close, closes the socket. */
 void		 tclient_bye(struct tclient *c);
+/*
+ * Returns once everything the broker queued for the store so far is
+ * committed: connects and disconnects the persistent session id, whose
+ * CONNACK waits for a commit of its own row (batches commit in order,
+ * DESIGN.md, contract 5).
+ */
+void		 harness_store_barrier(const struct harness_broker *b,
+		    const char *id);
 
 /* ===== Many non-blocking clients (harness_nb.c) ===== */
 

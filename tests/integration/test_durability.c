@@ -35,38 +35,8 @@
 
 /* ===== Set-up and helpers ===== */
 
-static int
-setup_broker(void **state)
-{
-	struct harness_opts o = { 0 };
-	struct harness_broker *b;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return -1;
-	o.extra_ini = *state;
-	o.sync = "normal";
-	if (harness_broker_start_opts(b, &o) == -1) {
-		harness_broker_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
-
-/* Connects id and fails the test unless session present is as expected. */
-static struct tclient *
-connect_sp(const struct harness_broker *b, const char *id, bool clean,
-    int session_present)
-{
-	int sp;
-	struct tclient *c = tclient_new(b, id, clean, &sp);
-
-	if (sp != session_present)
-		fail_msg("%s: CONNACK session present %d, expected %d", id, sp,
-		    session_present);
-	return c;
-}
+/* Each test's own broker commits with [storage] sync = normal. */
+static const struct harness_opts synced_opts = { .sync = "normal" };
 
 /*
  * The crash: SIGKILL, the exit awaited with waitpid, then mqttd started
@@ -214,14 +184,14 @@ test_durability_qos1_puback_then_kill_offline_subscriber(void **state)
 	struct tclient *cl[2];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d1-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d1-sub", false, 0);
 	tclient_sub(cl[0], "d1/t", 1, 1);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d1-pub", false, 0);
+	cl[0] = tclient_new_sp(b, "d1-pub", false, 0);
 	tclient_pub(cl[0], "d1/t", "acked", 1, false);	/* PUBACK came */
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d1-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d1-sub", false, 1);
 	tclient_expect_publish(cl[0], "d1/t", "acked", 1, 0, 0, &id);
 	assert_int_equal(tclient_puback(cl[0], id), 0);
 	tclient_expect_nothing(cl[0], HARNESS_QUIET_MS);
@@ -239,19 +209,19 @@ test_durability_qos1_inflight_resent_dup_same_id_across_two_kills(void **state)
 	struct tclient *cl[2];
 	uint16_t id, id2;
 
-	cl[0] = connect_sp(b, "d2-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d2-sub", false, 0);
 	tclient_sub(cl[0], "d2/t", 1, 1);
-	cl[1] = connect_sp(b, "d2-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d2-pub", false, 0);
 	tclient_pub(cl[1], "d2/t", "inflight", 1, false);
 	tclient_expect_publish(cl[0], "d2/t", "inflight", 1, 0, 0, &id);
 	crash_and_restart(b, cl, 2);		/* no PUBACK from d2-sub */
 
-	cl[0] = connect_sp(b, "d2-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d2-sub", false, 1);
 	tclient_expect_publish(cl[0], "d2/t", "inflight", 1, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	crash_and_restart(b, cl, 1);		/* still no PUBACK */
 
-	cl[0] = connect_sp(b, "d2-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d2-sub", false, 1);
 	tclient_expect_publish(cl[0], "d2/t", "inflight", 1, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	assert_int_equal(tclient_puback(cl[0], id2), 0);
@@ -273,17 +243,17 @@ test_durability_qos2_in_pubrec_then_kill_resent_publish_not_redelivered(
 	struct tclient *cl[2];
 	uint16_t pid, sid;
 
-	cl[0] = connect_sp(b, "d3-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d3-sub", false, 0);
 	tclient_sub(cl[0], "d3/t", 2, 2);
-	cl[1] = connect_sp(b, "d3-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d3-pub", false, 0);
 	pid = publish_qos2_until_pubrec(cl[1], "d3/t", "once", false);
 	tclient_expect_publish(cl[0], "d3/t", "once", 2, 0, 0, &sid);
 	tclient_ack_received(cl[0], 2, sid);
 	tclient_sync(cl[0]);
 	crash_and_restart(b, cl, 2);
 
-	cl[0] = connect_sp(b, "d3-sub", false, 1);
-	cl[1] = connect_sp(b, "d3-pub", false, 1);
+	cl[0] = tclient_new_sp(b, "d3-sub", false, 1);
+	cl[1] = tclient_new_sp(b, "d3-pub", false, 1);
 	assert_int_equal(tclient_publish(cl[1], "d3/t", "once", 4, 2, false,
 	    true, pid), 0);
 	tclient_expect_ack(cl[1], MQTT_PUBREC, pid);
@@ -306,14 +276,14 @@ test_durability_qos2_in_pubrec_then_kill_offline_subscriber_once(void **state)
 	struct tclient *cl[2];
 	uint16_t pid, sid;
 
-	cl[0] = connect_sp(b, "d4-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d4-sub", false, 0);
 	tclient_sub(cl[0], "d4/t", 2, 2);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d4-pub", false, 0);
+	cl[0] = tclient_new_sp(b, "d4-pub", false, 0);
 	pid = publish_qos2_until_pubrec(cl[0], "d4/t", "once", false);
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d4-pub", false, 1);
+	cl[0] = tclient_new_sp(b, "d4-pub", false, 1);
 	assert_int_equal(tclient_publish(cl[0], "d4/t", "once", 4, 2, false,
 	    true, pid), 0);
 	tclient_expect_ack(cl[0], MQTT_PUBREC, pid);
@@ -321,7 +291,7 @@ test_durability_qos2_in_pubrec_then_kill_offline_subscriber_once(void **state)
 	tclient_expect_ack(cl[0], MQTT_PUBCOMP, pid);
 	tclient_bye(cl[0]);
 
-	cl[0] = connect_sp(b, "d4-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d4-sub", false, 1);
 	tclient_expect_publish(cl[0], "d4/t", "once", 2, 0, 0, &sid);
 	tclient_ack_received(cl[0], 2, sid);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
@@ -339,9 +309,9 @@ test_durability_qos2_in_pubrec_then_kill_pubrel_completes(void **state)
 	struct tclient *cl[2];
 	uint16_t pid, sid;
 
-	cl[0] = connect_sp(b, "d5-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d5-sub", false, 0);
 	tclient_sub(cl[0], "d5/t", 2, 2);
-	cl[1] = connect_sp(b, "d5-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d5-pub", false, 0);
 	pid = publish_qos2_until_pubrec(cl[1], "d5/t", "once", false);
 	/* The subscriber sees it, PUBRECs, and the crash comes before the
 	 * rest of its flow. */
@@ -350,12 +320,12 @@ test_durability_qos2_in_pubrec_then_kill_pubrel_completes(void **state)
 	tclient_expect_ack(cl[0], MQTT_PUBREL, sid);
 	crash_and_restart(b, cl, 2);
 
-	cl[1] = connect_sp(b, "d5-pub", false, 1);
+	cl[1] = tclient_new_sp(b, "d5-pub", false, 1);
 	assert_int_equal(tclient_pubrel(cl[1], pid), 0);
 	tclient_expect_ack(cl[1], MQTT_PUBCOMP, pid);
 	/* DESIGN contract 3: the broker's side of the outgoing flow resumes
 	 * at PUBREL, never with the PUBLISH again. */
-	cl[0] = connect_sp(b, "d5-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d5-sub", false, 1);
 	tclient_expect_ack(cl[0], MQTT_PUBREL, sid);
 	assert_int_equal(tclient_pubcomp(cl[0], sid), 0);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
@@ -374,19 +344,19 @@ test_durability_qos2_in_pubrel_sent_then_kill(void **state)
 	struct tclient *cl[2];
 	uint16_t pid, sid;
 
-	cl[0] = connect_sp(b, "d6-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d6-sub", false, 0);
 	tclient_sub(cl[0], "d6/t", 2, 2);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d6-pub", false, 0);
+	cl[0] = tclient_new_sp(b, "d6-pub", false, 0);
 	pid = publish_qos2_until_pubrec(cl[0], "d6/t", "once", false);
 	assert_int_equal(tclient_pubrel(cl[0], pid), 0);
 	crash_and_restart(b, cl, 1);		/* no wait for PUBCOMP */
 
-	cl[0] = connect_sp(b, "d6-pub", false, 1);
+	cl[0] = tclient_new_sp(b, "d6-pub", false, 1);
 	assert_int_equal(tclient_pubrel(cl[0], pid), 0);
 	tclient_expect_ack(cl[0], MQTT_PUBCOMP, pid);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d6-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d6-sub", false, 1);
 	tclient_expect_publish(cl[0], "d6/t", "once", 2, 0, 0, &sid);
 	tclient_ack_received(cl[0], 2, sid);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
@@ -408,16 +378,16 @@ test_durability_qos2_in_pubcomp_then_kill_id_is_free(void **state)
 	struct tclient *cl[2];
 	uint16_t pid;
 
-	cl[0] = connect_sp(b, "d7-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d7-sub", false, 0);
 	tclient_sub(cl[0], "d7/t", 2, 2);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d7-pub", false, 0);
+	cl[0] = tclient_new_sp(b, "d7-pub", false, 0);
 	pid = publish_qos2_until_pubrec(cl[0], "d7/t", "first", false);
 	assert_int_equal(tclient_pubrel(cl[0], pid), 0);
 	tclient_expect_ack(cl[0], MQTT_PUBCOMP, pid);
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d7-pub", false, 1);
+	cl[0] = tclient_new_sp(b, "d7-pub", false, 1);
 	assert_int_equal(tclient_pubrel(cl[0], pid), 0);
 	tclient_expect_ack(cl[0], MQTT_PUBCOMP, pid);
 	assert_int_equal(tclient_publish(cl[0], "d7/t", "second", 6, 2, false,
@@ -427,7 +397,7 @@ test_durability_qos2_in_pubcomp_then_kill_id_is_free(void **state)
 	tclient_expect_ack(cl[0], MQTT_PUBCOMP, pid);
 	tclient_bye(cl[0]);
 
-	cl[0] = connect_sp(b, "d7-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d7-sub", false, 1);
 	receive_in_order(cl[0], want, 2);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
 	tclient_bye(cl[0]);
@@ -445,14 +415,14 @@ test_durability_qos2_out_publish_sent_then_kill(void **state)
 	struct tclient *cl[2];
 	uint16_t id, id2;
 
-	cl[0] = connect_sp(b, "d8-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d8-sub", false, 0);
 	tclient_sub(cl[0], "d8/t", 2, 2);
-	cl[1] = connect_sp(b, "d8-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d8-pub", false, 0);
 	tclient_pub(cl[1], "d8/t", "x", 2, false);
 	tclient_expect_publish(cl[0], "d8/t", "x", 2, 0, 0, &id);
 	crash_and_restart(b, cl, 2);		/* no PUBREC */
 
-	cl[0] = connect_sp(b, "d8-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d8-sub", false, 1);
 	tclient_expect_publish(cl[0], "d8/t", "x", 2, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	tclient_ack_received(cl[0], 2, id2);
@@ -471,16 +441,16 @@ test_durability_qos2_out_pubrel_received_then_kill(void **state)
 	struct tclient *cl[2];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d9-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d9-sub", false, 0);
 	tclient_sub(cl[0], "d9/t", 2, 2);
-	cl[1] = connect_sp(b, "d9-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d9-pub", false, 0);
 	tclient_pub(cl[1], "d9/t", "x", 2, false);
 	tclient_expect_publish(cl[0], "d9/t", "x", 2, 0, 0, &id);
 	assert_int_equal(tclient_pubrec(cl[0], id), 0);
 	tclient_expect_ack(cl[0], MQTT_PUBREL, id);
 	crash_and_restart(b, cl, 2);		/* no PUBCOMP */
 
-	cl[0] = connect_sp(b, "d9-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d9-sub", false, 1);
 	tclient_expect_ack(cl[0], MQTT_PUBREL, id);
 	assert_int_equal(tclient_pubcomp(cl[0], id), 0);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
@@ -502,15 +472,15 @@ test_durability_qos2_out_pubrec_sent_then_kill(void **state)
 	char desc[256];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d10-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d10-sub", false, 0);
 	tclient_sub(cl[0], "d10/t", 2, 2);
-	cl[1] = connect_sp(b, "d10-pub", false, 0);
+	cl[1] = tclient_new_sp(b, "d10-pub", false, 0);
 	tclient_pub(cl[1], "d10/t", "x", 2, false);
 	tclient_expect_publish(cl[0], "d10/t", "x", 2, 0, 0, &id);
 	assert_int_equal(tclient_pubrec(cl[0], id), 0);
 	crash_and_restart(b, cl, 2);		/* PUBREL not awaited */
 
-	cl[0] = connect_sp(b, "d10-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d10-sub", false, 1);
 	if (tclient_read_packet(cl[0], &p, HARNESS_TIMEOUT_MS) != TREAD_OK)
 		fail_msg("d10-sub: expected PUBLISH dup=1 or PUBREL id=%u", id);
 	tpacket_describe(&p, desc, sizeof(desc));
@@ -545,10 +515,10 @@ test_durability_offline_queue_survives_kill(void **state)
 	struct want want[30];
 	int i;
 
-	cl[0] = connect_sp(b, "d11-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d11-sub", false, 0);
 	tclient_sub(cl[0], "d11/#", 2, 2);
 	tclient_bye(cl[0]);
-	cl[0] = connect_sp(b, "d11-pub", false, 0);
+	cl[0] = tclient_new_sp(b, "d11-pub", false, 0);
 	for (i = 0; i < 30; i++) {
 		snprintf(payload[i], sizeof(payload[i]), "m%d", i);
 		want[i].topic = "d11/t";
@@ -558,7 +528,7 @@ test_durability_offline_queue_survives_kill(void **state)
 	}
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d11-sub", false, 1);
+	cl[0] = tclient_new_sp(b, "d11-sub", false, 1);
 	receive_in_order(cl[0], want, 30);
 	expect_no_publish(cl[0], HARNESS_QUIET_MS);
 	tclient_bye(cl[0]);
@@ -575,9 +545,9 @@ test_durability_session_present_after_connack_then_kill(void **state)
 	struct harness_broker *b = *state;
 	struct tclient *cl[1];
 
-	cl[0] = connect_sp(b, "d12", false, 0);
+	cl[0] = tclient_new_sp(b, "d12", false, 0);
 	crash_and_restart(b, cl, 1);
-	cl[0] = connect_sp(b, "d12", false, 1);
+	cl[0] = tclient_new_sp(b, "d12", false, 1);
 	tclient_bye(cl[0]);
 }
 
@@ -592,13 +562,13 @@ test_durability_subscription_after_suback_then_kill(void **state)
 	struct tclient *cl[2];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d13-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d13-sub", false, 0);
 	tclient_sub(cl[0], "d13/+", 2, 2);
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d13-pub", true, 0);
+	cl[0] = tclient_new_sp(b, "d13-pub", true, 0);
 	tclient_pub(cl[0], "d13/a", "while-offline", 2, false);
-	cl[1] = connect_sp(b, "d13-sub", false, 1);
+	cl[1] = tclient_new_sp(b, "d13-sub", false, 1);
 	tclient_expect_publish(cl[1], "d13/a", "while-offline", 2, 0, 0, &id);
 	tclient_ack_received(cl[1], 2, id);
 	tclient_pub(cl[0], "d13/b", "online", 1, false);
@@ -618,16 +588,16 @@ test_durability_unsubscribe_after_unsuback_then_kill(void **state)
 	struct harness_broker *b = *state;
 	struct tclient *cl[2];
 
-	cl[0] = connect_sp(b, "d14-sub", false, 0);
+	cl[0] = tclient_new_sp(b, "d14-sub", false, 0);
 	tclient_sub(cl[0], "d14/t", 1, 1);
 	tclient_sub(cl[0], "d14/kept", 1, 1);
 	tclient_unsub(cl[0], "d14/t");
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d14-pub", true, 0);
+	cl[0] = tclient_new_sp(b, "d14-pub", true, 0);
 	tclient_pub(cl[0], "d14/t", "unwanted", 1, false);
 	tclient_pub(cl[0], "d14/kept", "wanted", 1, false);
-	cl[1] = connect_sp(b, "d14-sub", false, 1);
+	cl[1] = tclient_new_sp(b, "d14-sub", false, 1);
 	tclient_expect_publish(cl[1], "d14/kept", "wanted", 1, 0, 0, NULL);
 	tclient_expect_nothing(cl[1], HARNESS_QUIET_MS);
 	tclient_bye(cl[0]);
@@ -647,14 +617,14 @@ test_durability_retained_set_then_kill(void **state)
 	struct tclient *cl[1];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d15-pub", true, 0);
+	cl[0] = tclient_new_sp(b, "d15-pub", true, 0);
 	tclient_pub(cl[0], "d15/a", "one", 1, true);
 	tclient_pub(cl[0], "d15/c", "old", 1, true);
 	tclient_pub(cl[0], "d15/c", "new", 1, true);
 	(void)publish_qos2_until_pubrec(cl[0], "d15/b", "two", true);
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d15-sub", true, 0);
+	cl[0] = tclient_new_sp(b, "d15-sub", true, 0);
 	tclient_sub(cl[0], "d15/a", 2, 2);
 	tclient_expect_publish(cl[0], "d15/a", "one", 1, 1, 0, &id);
 	tclient_ack_received(cl[0], 1, id);
@@ -679,15 +649,15 @@ test_durability_retained_clear_then_kill(void **state)
 	struct tclient *cl[1];
 	uint16_t id;
 
-	cl[0] = connect_sp(b, "d16-pub", true, 0);
+	cl[0] = tclient_new_sp(b, "d16-pub", true, 0);
 	tclient_pub(cl[0], "d16/gone", "soon", 1, true);
 	tclient_pub(cl[0], "d16/kept", "stays", 1, true);
 	crash_and_restart(b, cl, 1);
-	cl[0] = connect_sp(b, "d16-pub", true, 0);
+	cl[0] = tclient_new_sp(b, "d16-pub", true, 0);
 	tclient_pub(cl[0], "d16/gone", "", 1, true);
 	crash_and_restart(b, cl, 1);
 
-	cl[0] = connect_sp(b, "d16-sub", true, 0);
+	cl[0] = tclient_new_sp(b, "d16-sub", true, 0);
 	tclient_sub(cl[0], "d16/gone", 1, 1);
 	tclient_expect_nothing(cl[0], HARNESS_QUIET_MS);
 	tclient_sub(cl[0], "d16/kept", 1, 1);
@@ -718,16 +688,17 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 
 	/* Persistent sessions, one connected and one not, on the QoS 0
 	 * topics only: their set-up is stored, before the baseline. */
-	offline = connect_sp(b, "d17-offline", false, 0);
+	offline = tclient_new_sp(b, "d17-offline", false, 0);
 	tclient_sub(offline, "d17/q0/#", 2, 2);
 	tclient_bye(offline);
-	online = connect_sp(b, "d17-online", false, 0);
+	online = tclient_new_sp(b, "d17-online", false, 0);
 	tclient_sub(online, "d17/q0/#", 2, 2);
-	sub = connect_sp(b, "d17-clean-sub", true, 0);
+	sub = tclient_new_sp(b, "d17-clean-sub", true, 0);
 	tclient_sub(sub, "d17/#", 2, 2);
-	pub = connect_sp(b, "d17-clean-pub", false, 0);
+	pub = tclient_new_sp(b, "d17-clean-pub", false, 0);
 	tclient_bye(pub);			/* a stored session... */
-	pub = connect_sp(b, "d17-clean-pub", true, 0);	/* ...discarded */
+	/* ...discarded */
+	pub = tclient_new_sp(b, "d17-clean-pub", true, 0);
 	tclient_sync(pub);
 	/*
 	 * Every change so far is committed once each answer came; the
@@ -736,8 +707,8 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 	 * CONNACK (held for its own, later commit) did. That client stays
 	 * connected through the burst, so its goodbye comes after.
 	 */
-	tclient_bye(connect_sp(b, "d17-barrier", false, 0));
-	barrier = connect_sp(b, "d17-barrier2", false, 0);
+	tclient_bye(tclient_new_sp(b, "d17-barrier", false, 0));
+	barrier = tclient_new_sp(b, "d17-barrier2", false, 0);
 
 	db = harness_db_open(b->db_path, false);
 	before = harness_db_long(db, "PRAGMA data_version");
@@ -781,8 +752,9 @@ test_durability_transient_traffic_makes_no_sql(void **state)
 }
 
 #define DURABLE(f) \
-	cmocka_unit_test_prestate_setup_teardown(f, setup_broker, \
-	    harness_teardown_broker, NULL)
+	cmocka_unit_test_prestate_setup_teardown(f, \
+	    harness_setup_broker_opts, harness_teardown_broker, \
+	    (void *)&synced_opts)
 
 int
 main(void)

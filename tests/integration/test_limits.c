@@ -28,7 +28,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -83,37 +82,6 @@ broker_rss_kb(const struct harness_broker *b)
 	fclose(f);
 	assert_true(kb > 0);
 	return kb;
-}
-
-static long
-db_count(const struct harness_broker *b, const char *sql)
-{
-	char path[PATH_MAX + 16];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/mqttd.db", b->dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK)
-		fail_msg("cannot open %s", path);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
-/* Returns once everything queued for the store so far is committed (a
- * persistent session's CONNACK waits for its commit; batches are in
- * order). */
-static void
-store_barrier(const struct harness_broker *b)
-{
-	tclient_bye(tclient_new(b, "lim-barrier", false, NULL));
 }
 
 /* A well-behaved pair still publishes and receives. */
@@ -326,11 +294,12 @@ test_max_subscriptions_per_client(void **state)
 	assert_int_equal(present, 1);
 	tclient_sub(c, "lim/s/e", 1, 0x80);
 	tclient_bye(c);
-	store_barrier(b);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM subscriptions "
-	    "WHERE client_id = 'lim-subs'"), 3);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM subscriptions "
-	    "WHERE client_id = 'lim-subs' AND filter = 'lim/s/e'"), 0);
+	harness_store_barrier(b, "lim-barrier");
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM subscriptions WHERE client_id = 'lim-subs'"), 3);
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM subscriptions WHERE client_id = 'lim-subs' AND filter = "
+	    "'lim/s/e'"), 0);
 	round_trip(b, "lim/s/after");
 }
 
@@ -374,11 +343,11 @@ test_max_client_id_length(void **state)
 	tclient_close(c);
 	assert_true(harness_log_contains(b, "CONNECT refused: client id too "
 	    "long", HARNESS_TIMEOUT_MS));
-	store_barrier(b);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM sessions WHERE "
-	    "length(client_id) = 31"), 0);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM sessions WHERE "
-	    "length(client_id) = 30"), 1);
+	harness_store_barrier(b, "lim-barrier");
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM sessions WHERE length(client_id) = 31"), 0);
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM sessions WHERE length(client_id) = 30"), 1);
 	round_trip(b, "lim/id/after");
 }
 
@@ -670,9 +639,9 @@ test_max_queued_messages_offline_session(void **state)
 		tclient_pub(pub, "lim/q", payload, 1, false);
 	}
 	tclient_bye(pub);
-	store_barrier(b);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM deliveries WHERE "
-	    "client_id = 'lim-q'"), 5);
+	harness_store_barrier(b, "lim-barrier");
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM deliveries WHERE client_id = 'lim-q'"), 5);
 	assert_true(harness_log_contains(b, "lim-q: queue full",
 	    HARNESS_TIMEOUT_MS));
 	c = tclient_new(b, "lim-q", false, &present);

@@ -230,35 +230,6 @@ db_digest(const struct harness_broker *b)
 	return (char *)out.p;
 }
 
-static long
-db_count(const struct harness_broker *b, const char *sql)
-{
-	sqlite3 *db = db_open(b);
-	sqlite3_stmt *st;
-	long n;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
-}
-
-/*
- * Returns once everything the broker queued for the store so far is
- * committed: the CONNACK of a persistent session waits for a commit of
- * its own row, and batches commit in order (DESIGN.md, contract 5).
- */
-static void
-store_barrier(const struct harness_broker *b)
-{
-	struct tclient *c = tclient_new(b, "mal-barrier", false, NULL);
-
-	tclient_bye(c);
-}
-
 /* ===== After each bad packet ===== */
 
 /*
@@ -300,7 +271,7 @@ check_intact(void)
 	round_trip(&broker, true);
 	if (harness_mosquitto())
 		return;
-	store_barrier(&broker);
+	harness_store_barrier(&broker, "mal-barrier");
 	now = db_digest(&broker);
 	if (strcmp(now, snapshot) != 0)
 		fail_msg("the store changed.\nbefore:\n%s\nafter:\n%s",
@@ -359,6 +330,81 @@ clean_client(const char *id)
 	return tclient_new(&broker, id, true, NULL);
 }
 
+/* Where a case sends its bad packet. */
+enum on {
+	ON_CLEAN,		/* clean_client(id) */
+	ON_VICTIM,		/* victim(); id is not used */
+	BEFORE_CONNECT		/* tclient_open(id), no CONNECT sent */
+};
+
+static struct tclient *
+case_client(enum on on, const char *id)
+{
+	switch (on) {
+	case ON_CLEAN:
+		return clean_client(id);
+	case ON_VICTIM:
+		return victim();
+	case BEFORE_CONNECT:
+		break;
+	}
+	return tclient_open(&broker, id);
+}
+
+/* Who the broker's log line names: the client id, or before CONNECT the
+ * peer address. */
+enum named {
+	BY_ID,
+	BY_PEER
+};
+
+/*
+ * The end of a case: the broker closes c (with a log line "<who>:
+ * <reason>" when reason is not NULL; who is id or, by peer, c's address
+ * in peer), then check_intact().
+ */
+static void
+case_closes(struct tclient *c, enum named named, const char *id,
+    const char *peer, const char *reason)
+{
+	if (reason == NULL)
+		expect_closed_now(c);
+	else
+		expect_closed_logged(c, named == BY_PEER ? peer : id, reason);
+	check_intact();
+}
+
+/* Sends bytes as they are on a client as on says, then case_closes(). */
+static void
+bad_bytes(enum on on, const char *id, const void *bytes, size_t n,
+    enum named named, const char *reason)
+{
+	struct tclient *c = case_client(on, id);
+	char peer[64];
+
+	peer_name(c, peer, sizeof(peer));
+	send_raw(c, bytes, n);
+	case_closes(c, named, id, peer, reason);
+}
+
+#define BAD_BYTES(on, id, named, reason, ...) do {			\
+	static const uint8_t bad_[] = { __VA_ARGS__ };			\
+	bad_bytes((on), (id), bad_, sizeof(bad_), (named), (reason));	\
+} while (0)
+
+/* Sends byte1 and the body (freed) as on says, then case_closes(). */
+static void
+bad_body(enum on on, const char *id, uint8_t byte1, struct body *b,
+    enum named named, const char *reason)
+{
+	struct tclient *c = case_client(on, id);
+	char peer[64];
+
+	peer_name(c, peer, sizeof(peer));
+	send_body(c, byte1, b);
+	case_closes(c, named, id, peer, reason);
+}
+
 /* ===== Group setup ===== */
 
 static int
@@ -382,7 +428,7 @@ group_setup(void **state)
 	tclient_bye(c);
 	if (harness_mosquitto())
 		return 0;
-	store_barrier(&broker);
+	harness_store_barrier(&broker, "mal-barrier");
 	snapshot = db_digest(&broker);
 	/* The state the tests guard is really there. */
 	if (strstr(snapshot, "mal-victim|mal/victim/#|1\n") == NULL ||
@@ -410,32 +456,20 @@ group_teardown(void **state)
 static void
 test_rl_five_byte_varint_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x30, 0xff, 0xff, 0xff, 0xff, 0x01 };
-	struct tclient *c = clean_client("mal-rl5");
-	char peer[64];
-
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, peer,
-	    "bad fixed header: malformed variable byte integer");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-rl5", BY_PEER,
+	    "bad fixed header: malformed variable byte integer",
+	    0x30, 0xff, 0xff, 0xff, 0xff, 0x01);
 }
 
 /* The same before CONNECT. */
 static void
 test_rl_five_byte_varint_before_connect_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x10, 0x80, 0x80, 0x80, 0x80, 0x01 };
-	struct tclient *c = tclient_open(&broker, "mal-rl5-pre");
-	char peer[64];
-
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, peer,
-	    "bad fixed header: malformed variable byte integer");
-	check_intact();
+	BAD_BYTES(BEFORE_CONNECT, "mal-rl5-pre", BY_PEER,
+	    "bad fixed header: malformed variable byte integer",
+	    0x10, 0x80, 0x80, 0x80, 0x80, 0x01);
 }
 
 /*
@@ -446,31 +480,21 @@ test_rl_five_byte_varint_before_connect_closes(void **state)
 static void
 test_rl_length_past_max_closes_at_header(void **state)
 {
-	/* 0x33: PUBLISH QoS 1 retain; 2097152 = 0x80 0x80 0x80 0x01 */
-	static const uint8_t hdr[] = { 0x33, 0x80, 0x80, 0x80, 0x01 };
-	struct tclient *c = victim();
-	char peer[64];
-
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	send_raw(c, hdr, sizeof(hdr));
-	expect_closed_logged(c, peer, "bad fixed header: packet too large");
-	check_intact();
+	/* 0x33: PUBLISH QoS 1 retain; 2097152 = 0x80 0x80 0x80 0x01 */
+	BAD_BYTES(ON_VICTIM, VICTIM_ID, BY_PEER,
+	    "bad fixed header: packet too large",
+	    0x33, 0x80, 0x80, 0x80, 0x01);
 }
 
 /* A CONNECT declaring the largest length MQTT can frame, header only. */
 static void
 test_rl_connect_length_past_max_closes_at_header(void **state)
 {
-	static const uint8_t hdr[] = { 0x10, 0xff, 0xff, 0xff, 0x7f };
-	struct tclient *c = tclient_open(&broker, "mal-rl-max-pre");
-	char peer[64];
-
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	send_raw(c, hdr, sizeof(hdr));
-	expect_closed_logged(c, peer, "bad fixed header: packet too large");
-	check_intact();
+	BAD_BYTES(BEFORE_CONNECT, "mal-rl-max-pre", BY_PEER,
+	    "bad fixed header: packet too large",
+	    0x10, 0xff, 0xff, 0xff, 0x7f);
 }
 
 /*
@@ -501,14 +525,9 @@ test_rl_length_larger_than_data_then_eof(void **state)
 static void
 test_rl_length_shorter_than_fields_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x40, 0x01, 0x00 };
-	struct tclient *c = clean_client("mal-rl-short");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, "mal-rl-short",
-	    "malformed PUBACK: packet ends inside a field");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-rl-short", BY_ID,
+	    "malformed PUBACK: packet ends inside a field", 0x40, 0x01, 0x00);
 }
 
 /* [MQTT-3.12.4-1] does not apply to a PINGREQ with a body: Remaining
@@ -516,26 +535,16 @@ test_rl_length_shorter_than_fields_closes(void **state)
 static void
 test_rl_pingreq_with_body_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xc0, 0x01, 0x00 };
-	struct tclient *c = victim();
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(ON_VICTIM, NULL, BY_ID, NULL, 0xc0, 0x01, 0x00);
 }
 
 /* A PUBLISH whose topic length runs past the end of the packet. */
 static void
 test_rl_topic_length_past_end_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x31, 0x03, 0x00, 0x10, 'm' };
-	struct tclient *c = victim();
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(ON_VICTIM, NULL, BY_ID, NULL, 0x31, 0x03, 0x00, 0x10, 'm');
 }
 
 /* ===== Reserved and server-only packet types ===== */
@@ -545,170 +554,116 @@ test_rl_topic_length_past_end_closes(void **state)
 static void
 test_type0_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x00, 0x00 };
-	struct tclient *c = clean_client("mal-type0");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, "mal-type0",
-	    "malformed RESERVED: reserved packet type");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-type0", BY_ID,
+	    "malformed RESERVED: reserved packet type", 0x00, 0x00);
 }
 
 /* Type 15 is reserved in 3.1.1 (AUTH only exists from 5.0). */
 static void
 test_type15_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xf0, 0x00 };
-	struct tclient *c = clean_client("mal-type15");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, "mal-type15",
-	    "malformed AUTH: reserved packet type");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-type15", BY_ID,
+	    "malformed AUTH: reserved packet type", 0xf0, 0x00);
 }
 
 /* [MQTT-3.1.0-1] type 0 as the first packet. */
 static void
 test_type0_before_connect_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x00, 0x00 };
-	struct tclient *c = tclient_open(&broker, "mal-type0-pre");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(BEFORE_CONNECT, "mal-type0-pre", BY_ID, NULL, 0x00, 0x00);
 }
 
 /* [MQTT-3.1.0-1] type 15 as the first packet. */
 static void
 test_type15_before_connect_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xf0, 0x00 };
-	struct tclient *c = tclient_open(&broker, "mal-type15-pre");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(BEFORE_CONNECT, "mal-type15-pre", BY_ID, NULL, 0xf0, 0x00);
 }
 
 /* [MQTT-4.8.0-1] CONNACK is sent by servers only. */
 static void
 test_connack_from_client_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x20, 0x02, 0x00, 0x00 };
-	struct tclient *c = clean_client("mal-connack");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, "mal-connack",
-	    "unexpected CONNACK from a client");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-connack", BY_ID,
+	    "unexpected CONNACK from a client", 0x20, 0x02, 0x00, 0x00);
 }
 
 /* [MQTT-4.8.0-1] SUBACK is sent by servers only. */
 static void
 test_suback_from_client_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x90, 0x03, 0x00, 0x01, 0x00 };
-	struct tclient *c = victim();
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(ON_VICTIM, NULL, BY_ID, NULL, 0x90, 0x03, 0x00, 0x01, 0x00);
 }
 
 /* [MQTT-4.8.0-1] UNSUBACK is sent by servers only. */
 static void
 test_unsuback_from_client_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xb0, 0x02, 0x00, 0x01 };
-	struct tclient *c = victim();
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(ON_VICTIM, NULL, BY_ID, NULL, 0xb0, 0x02, 0x00, 0x01);
 }
 
 /* [MQTT-4.8.0-1] PINGRESP is sent by servers only. */
 static void
 test_pingresp_from_client_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xd0, 0x00 };
-	struct tclient *c = clean_client("mal-pingresp");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_logged(c, "mal-pingresp",
-	    "unexpected PINGRESP from a client");
-	check_intact();
+	BAD_BYTES(ON_CLEAN, "mal-pingresp", BY_ID,
+	    "unexpected PINGRESP from a client", 0xd0, 0x00);
 }
 
 /* ===== Reserved fixed-header flags [MQTT-2.2.2-1] [MQTT-2.2.2-2] ===== */
 
-/* Sends a 2-byte packet id packet with the given first byte. */
+/* A packet of a 2-byte packet id with the given first byte, as on says,
+ * then case_closes() (the log line, if any, by id). */
 static void
-send_id_packet(struct tclient *c, uint8_t byte1, uint16_t id)
+bad_id_packet(enum on on, const char *id, uint8_t byte1, uint16_t pid,
+    const char *reason)
 {
 	struct body b = { NULL, 0, 0 };
 
-	put_u16(&b, id);
-	send_body(c, byte1, &b);
+	put_u16(&b, pid);
+	bad_body(on, id, byte1, &b, BY_ID, reason);
 }
 
 /* [MQTT-2.2.2-2] PUBACK flags 0010 instead of 0000. */
 static void
 test_flags_puback_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-flags-puback");
-
 	(void)state;
-	send_id_packet(c, 0x42, 1);
-	expect_closed_logged(c, "mal-flags-puback",
+	bad_id_packet(ON_CLEAN, "mal-flags-puback", 0x42, 1,
 	    "malformed PUBACK: reserved fixed-header flag bits");
-	check_intact();
 }
 
 /* [MQTT-2.2.2-2] PUBREC flags 0001. */
 static void
 test_flags_pubrec_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x51, 1);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x51, 1, NULL);
 }
 
 /* [MQTT-3.6.1-1] PUBREL flags must be 0010; 0000 is malformed. */
 static void
 test_flags_pubrel_0000_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-flags-pubrel");
-
 	(void)state;
-	send_id_packet(c, 0x60, 1);
-	expect_closed_logged(c, "mal-flags-pubrel",
+	bad_id_packet(ON_CLEAN, "mal-flags-pubrel", 0x60, 1,
 	    "malformed PUBREL: reserved fixed-header flag bits");
-	check_intact();
 }
 
 /* [MQTT-2.2.2-2] PUBCOMP flags 1000. */
 static void
 test_flags_pubcomp_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x78, 1);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x78, 1, NULL);
 }
 
 /* [MQTT-3.8.1-1] SUBSCRIBE flags 0000: closed, and the (valid) filter it
@@ -716,16 +671,13 @@ test_flags_pubcomp_closes(void **state)
 static void
 test_flags_subscribe_0000_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
 	put_str(&b, "mal/victim/new");
 	put_u8(&b, 1);
-	send_body(c, 0x80, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x80, &b, BY_ID, NULL);
 }
 
 /* [MQTT-3.10.1-1] UNSUBSCRIBE flags 0000: closed, the victim's
@@ -733,28 +685,20 @@ test_flags_subscribe_0000_closes(void **state)
 static void
 test_flags_unsubscribe_0000_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
 	put_str(&b, VICTIM_FILTER);
-	send_body(c, 0xa0, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0xa0, &b, BY_ID, NULL);
 }
 
 /* [MQTT-2.2.2-2] PINGREQ flags 0001: closed without a PINGRESP. */
 static void
 test_flags_pingreq_closes(void **state)
 {
-	static const uint8_t bad[] = { 0xc1, 0x00 };
-	struct tclient *c = victim();
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(ON_VICTIM, NULL, BY_ID, NULL, 0xc1, 0x00);
 }
 
 /* [MQTT-3.14.1-1] DISCONNECT flags 0010: not a DISCONNECT but a protocol
@@ -786,14 +730,11 @@ test_flags_disconnect_closes_and_publishes_will(void **state)
 static void
 test_flags_connect_closes(void **state)
 {
-	struct tclient *c = tclient_open(&broker, "mal-flags-connect");
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	connect_head(&b, "MQTT", 4, 0x00, "mal-flags-connect");
-	send_body(c, 0x12, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(BEFORE_CONNECT, "mal-flags-connect", 0x12, &b, BY_ID, NULL);
 }
 
 /* ===== QoS ===== */
@@ -803,32 +744,26 @@ test_flags_connect_closes(void **state)
 static void
 test_publish_qos3_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-qos3");
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_str(&b, RETAINED_TOPIC);
 	put_u16(&b, 1);
 	put_bytes(&b, "qos3", 4);
-	send_body(c, 0x37, &b);
-	expect_closed_logged(c, "mal-qos3",
+	bad_body(ON_CLEAN, "mal-qos3", 0x37, &b, BY_ID,
 	    "malformed PUBLISH: PUBLISH with QoS 3");
-	check_intact();
 }
 
 /* [MQTT-3.3.1-2] DUP set on a QoS 0 PUBLISH. */
 static void
 test_publish_dup_on_qos0_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_str(&b, RETAINED_TOPIC);
 	put_bytes(&b, "dup0", 4);
-	send_body(c, 0x39, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x39, &b, BY_ID, NULL);
 }
 
 /* ===== Packet identifier 0 [MQTT-2.3.1-1] ===== */
@@ -837,112 +772,84 @@ test_publish_dup_on_qos0_closes(void **state)
 static void
 test_id0_publish_qos1_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-id0-pub1");
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_str(&b, RETAINED_TOPIC);
 	put_u16(&b, 0);
 	put_bytes(&b, "id0", 3);
-	send_body(c, 0x33, &b);
-	expect_closed_logged(c, "mal-id0-pub1",
+	bad_body(ON_CLEAN, "mal-id0-pub1", 0x33, &b, BY_ID,
 	    "malformed PUBLISH: packet identifier 0");
-	check_intact();
 }
 
 /* [MQTT-2.3.1-1] A QoS 2 PUBLISH with packet id 0. */
 static void
 test_id0_publish_qos2_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_str(&b, RETAINED_TOPIC);
 	put_u16(&b, 0);
 	put_bytes(&b, "id0", 3);
-	send_body(c, 0x35, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x35, &b, BY_ID, NULL);
 }
 
 /* [MQTT-2.3.1-1] A SUBSCRIBE with packet id 0: nothing subscribed. */
 static void
 test_id0_subscribe_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 0);
 	put_str(&b, "mal/victim/id0");
 	put_u8(&b, 1);
-	send_body(c, 0x82, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x82, &b, BY_ID, NULL);
 }
 
 /* [MQTT-2.3.1-1] An UNSUBSCRIBE with packet id 0: nothing unsubscribed. */
 static void
 test_id0_unsubscribe_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 0);
 	put_str(&b, VICTIM_FILTER);
-	send_body(c, 0xa2, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0xa2, &b, BY_ID, NULL);
 }
 
 /* [MQTT-2.3.1-1] PUBACK with packet id 0. */
 static void
 test_id0_puback_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x40, 0);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x40, 0, NULL);
 }
 
 /* [MQTT-2.3.1-1] PUBREC with packet id 0. */
 static void
 test_id0_pubrec_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x50, 0);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x50, 0, NULL);
 }
 
 /* [MQTT-2.3.1-1] PUBREL with packet id 0: no PUBCOMP, closed. */
 static void
 test_id0_pubrel_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x62, 0);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x62, 0, NULL);
 }
 
 /* [MQTT-2.3.1-1] PUBCOMP with packet id 0. */
 static void
 test_id0_pubcomp_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	send_id_packet(c, 0x70, 0);
-	expect_closed_now(c);
-	check_intact();
+	bad_id_packet(ON_VICTIM, NULL, 0x70, 0, NULL);
 }
 
 /* ===== CONNECT ===== */
@@ -959,6 +866,18 @@ send_connect_raw(const char *name, uint8_t level, uint8_t flags,
 	connect_head(&b, name, level, flags, id);
 	send_body(c, 0x10, &b);
 	return c;
+}
+
+/* A CONNECT of "MQTT" level 4 with flags, as send_connect_raw(), then
+ * case_closes() (the log line, if any, names the peer). */
+static void
+bad_connect(uint8_t flags, const char *id, const char *reason)
+{
+	struct tclient *c = send_connect_raw("MQTT", 4, flags, id);
+	char peer[64];
+
+	peer_name(c, peer, sizeof(peer));
+	case_closes(c, BY_PEER, id, peer, reason);
 }
 
 /* [MQTT-3.1.2-1] Protocol name "MQTX": mqttd answers CONNACK 0x01 and
@@ -1029,36 +948,25 @@ test_connect_level5_0x01(void **state)
 static void
 test_connect_reserved_flag_closes(void **state)
 {
-	struct tclient *c = send_connect_raw("MQTT", 4, 0x01, "mal-resflag");
-	char peer[64];
-
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	expect_closed_logged(c, peer,
+	bad_connect(0x01, "mal-resflag",
 	    "malformed CONNECT: reserved CONNECT flag set");
-	check_intact();
 }
 
 /* [MQTT-3.1.2-13] Will QoS 1 with the Will Flag 0. */
 static void
 test_connect_will_qos_without_will_closes(void **state)
 {
-	struct tclient *c = send_connect_raw("MQTT", 4, 0x08, "mal-wqos");
-
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect(0x08, "mal-wqos", NULL);
 }
 
 /* [MQTT-3.1.2-15] Will Retain with the Will Flag 0. */
 static void
 test_connect_will_retain_without_will_closes(void **state)
 {
-	struct tclient *c = send_connect_raw("MQTT", 4, 0x20, "mal-wret");
-
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect(0x20, "mal-wret", NULL);
 }
 
 /* [MQTT-3.1.2-14] Will QoS 3, with a will that would be retained on
@@ -1066,16 +974,13 @@ test_connect_will_retain_without_will_closes(void **state)
 static void
 test_connect_will_qos3_closes(void **state)
 {
-	struct tclient *c = tclient_open(&broker, "mal-wq3");
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	connect_head(&b, "MQTT", 4, 0x04 | 0x18 | 0x20, "mal-wq3");
 	put_str(&b, RETAINED_TOPIC);
 	put_str(&b, "will-qos3");
-	send_body(c, 0x10, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(BEFORE_CONNECT, "mal-wq3", 0x10, &b, BY_ID, NULL);
 }
 
 /* [MQTT-3.1.2-9] [MQTT-3.3.2-2] A will topic with a wildcard is no topic
@@ -1083,58 +988,43 @@ test_connect_will_qos3_closes(void **state)
 static void
 test_connect_will_topic_wildcard_closes(void **state)
 {
-	struct tclient *c = tclient_open(&broker, "mal-wwild");
 	struct body b = { NULL, 0, 0 };
-	char peer[64];
 
 	(void)state;
 	connect_head(&b, "MQTT", 4, 0x04, "mal-wwild");
 	put_str(&b, "mal/+/will");
 	put_str(&b, "x");
-	send_body(c, 0x10, &b);
-	peer_name(c, peer, sizeof(peer));
-	expect_closed_logged(c, peer, "CONNECT with invalid will topic");
-	check_intact();
+	bad_body(BEFORE_CONNECT, "mal-wwild", 0x10, &b, BY_PEER,
+	    "CONNECT with invalid will topic");
 }
 
 /* [MQTT-3.1.2-9] Will Flag set but no Will Topic or Message follows. */
 static void
 test_connect_will_fields_missing_closes(void **state)
 {
-	struct tclient *c = send_connect_raw("MQTT", 4, 0x04, "mal-wmiss");
-
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect(0x04, "mal-wmiss", NULL);
 }
 
 /* [MQTT-3.1.2-22] Password Flag without User Name Flag. */
 static void
 test_connect_password_without_username_closes(void **state)
 {
-	struct tclient *c = tclient_open(&broker, "mal-pw");
 	struct body b = { NULL, 0, 0 };
-	char peer[64];
 
 	(void)state;
 	connect_head(&b, "MQTT", 4, 0x40, "mal-pw");
 	put_str(&b, "secret");
-	send_body(c, 0x10, &b);
-	peer_name(c, peer, sizeof(peer));
-	expect_closed_logged(c, peer,
+	bad_body(BEFORE_CONNECT, "mal-pw", 0x10, &b, BY_PEER,
 	    "malformed CONNECT: Password Flag without User Name Flag");
-	check_intact();
 }
 
 /* [MQTT-3.1.2-19] User Name Flag set but no user name in the payload. */
 static void
 test_connect_username_missing_closes(void **state)
 {
-	struct tclient *c = send_connect_raw("MQTT", 4, 0x80, "mal-nouser");
-
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect(0x80, "mal-nouser", NULL);
 }
 
 /* [MQTT-3.1.3-5] A persistent session's id of 257 bytes (over
@@ -1157,17 +1047,16 @@ test_connect_client_id_too_long_0x02(void **state)
 	check_intact();
 }
 
-/* Sends a CONNECT whose client id is the given bytes. */
-static struct tclient *
-send_connect_id_bytes(const void *id, size_t len)
+/* Sends a CONNECT whose client id is the given bytes, then
+ * case_closes() (the log line, if any, names the peer). */
+static void
+bad_connect_id(const void *id, size_t len, const char *reason)
 {
-	struct tclient *c = tclient_open(&broker, "mal-id-bytes");
 	struct body b = { NULL, 0, 0 };
 
 	connect_head(&b, "MQTT", 4, 0x00, NULL);
 	put_field(&b, id, len);
-	send_body(c, 0x10, &b);
-	return c;
+	bad_body(BEFORE_CONNECT, "mal-id-bytes", 0x10, &b, BY_PEER, reason);
 }
 
 /* [MQTT-3.1.3-4] [MQTT-1.5.3-1] A client id with a lone continuation
@@ -1176,13 +1065,9 @@ static void
 test_connect_client_id_bad_utf8_closes(void **state)
 {
 	static const uint8_t id[] = { 'm', 'a', 'l', 0x80, 'x' };
-	struct tclient *c = send_connect_id_bytes(id, sizeof(id));
-	char peer[64];
 
 	(void)state;
-	peer_name(c, peer, sizeof(peer));
-	expect_closed_logged(c, peer, "malformed CONNECT: malformed UTF-8");
-	check_intact();
+	bad_connect_id(id, sizeof(id), "malformed CONNECT: malformed UTF-8");
 }
 
 /* [MQTT-1.5.3-2] A client id holding U+0000. */
@@ -1190,11 +1075,9 @@ static void
 test_connect_client_id_nul_closes(void **state)
 {
 	static const uint8_t id[] = { 'm', 'a', 'l', 0x00, 'x' };
-	struct tclient *c = send_connect_id_bytes(id, sizeof(id));
 
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect_id(id, sizeof(id), NULL);
 }
 
 /* [MQTT-1.5.3-1] A client id holding an encoded surrogate (U+D800). */
@@ -1202,11 +1085,9 @@ static void
 test_connect_client_id_surrogate_closes(void **state)
 {
 	static const uint8_t id[] = { 'm', 0xed, 0xa0, 0x80 };
-	struct tclient *c = send_connect_id_bytes(id, sizeof(id));
 
 	(void)state;
-	expect_closed_now(c);
-	check_intact();
+	bad_connect_id(id, sizeof(id), NULL);
 }
 
 /* [MQTT-3.1.0-2] A second CONNECT, asking for a clean session, on the
@@ -1256,65 +1137,51 @@ test_pubrel_before_connect_closes(void **state)
 static void
 test_connect_truncated_closes(void **state)
 {
-	static const uint8_t bad[] = { 0x10, 0x02, 0x00, 0x04 };
-	struct tclient *c = tclient_open(&broker, "mal-connect-short");
-
 	(void)state;
-	send_raw(c, bad, sizeof(bad));
-	expect_closed_now(c);
-	check_intact();
+	BAD_BYTES(BEFORE_CONNECT, "mal-connect-short", BY_ID, NULL,
+	    0x10, 0x02, 0x00, 0x04);
 }
 
 /* ===== PUBLISH topic names ===== */
 
-/* Sends a retained QoS 1 PUBLISH with the given topic bytes. */
+/* Sends a retained QoS 1 PUBLISH with the given topic bytes, as on
+ * says, then case_closes() (the log line, if any, by id). */
 static void
-publish_topic_bytes(struct tclient *c, const void *topic, size_t len)
+bad_topic(enum on on, const char *id, const void *topic, size_t len,
+    const char *reason)
 {
 	struct body b = { NULL, 0, 0 };
 
 	put_field(&b, topic, len);
 	put_u16(&b, 9);
 	put_bytes(&b, "bad-topic", 9);
-	send_body(c, 0x33, &b);
+	bad_body(on, id, 0x33, &b, BY_ID, reason);
 }
 
 /* [MQTT-3.3.2-2] [MQTT-4.7.1-1] '+' in a topic name. */
 static void
 test_publish_topic_plus_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-pub-plus");
-
 	(void)state;
-	publish_topic_bytes(c, "mal/+", 5);
-	expect_closed_logged(c, "mal-pub-plus",
+	bad_topic(ON_CLEAN, "mal-pub-plus", "mal/+", 5,
 	    "PUBLISH with invalid topic: wildcard in a topic name");
-	check_intact();
 }
 
 /* [MQTT-3.3.2-2] '#' in a topic name. */
 static void
 test_publish_topic_hash_closes(void **state)
 {
-	struct tclient *c = victim();
-
 	(void)state;
-	publish_topic_bytes(c, "mal/#", 5);
-	expect_closed_now(c);
-	check_intact();
+	bad_topic(ON_VICTIM, NULL, "mal/#", 5, NULL);
 }
 
 /* [MQTT-4.7.3-1] An empty topic name. */
 static void
 test_publish_topic_empty_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-pub-empty");
-
 	(void)state;
-	publish_topic_bytes(c, "", 0);
-	expect_closed_logged(c, "mal-pub-empty",
+	bad_topic(ON_CLEAN, "mal-pub-empty", "", 0,
 	    "PUBLISH with invalid topic: topic is empty");
-	check_intact();
 }
 
 /* [MQTT-1.5.3-1] A topic name that is not UTF-8 (an overlong '/'). */
@@ -1322,12 +1189,9 @@ static void
 test_publish_topic_bad_utf8_closes(void **state)
 {
 	static const uint8_t topic[] = { 'm', 'a', 'l', 0xc0, 0xaf, 'x' };
-	struct tclient *c = victim();
 
 	(void)state;
-	publish_topic_bytes(c, topic, sizeof(topic));
-	expect_closed_now(c);
-	check_intact();
+	bad_topic(ON_VICTIM, NULL, topic, sizeof(topic), NULL);
 }
 
 /* [MQTT-1.5.3-2] U+0000 in a topic name ("mal/retained\0x" would
@@ -1336,12 +1200,9 @@ static void
 test_publish_topic_nul_closes(void **state)
 {
 	static const char topic[] = "mal/retained\0x";
-	struct tclient *c = victim();
 
 	(void)state;
-	publish_topic_bytes(c, topic, sizeof(topic) - 1);
-	expect_closed_now(c);
-	check_intact();
+	bad_topic(ON_VICTIM, NULL, topic, sizeof(topic) - 1, NULL);
 }
 
 /* A topic name one byte over max_topic_length (4096 here). */
@@ -1349,17 +1210,14 @@ static void
 test_publish_topic_over_max_length_closes(void **state)
 {
 	char *topic = malloc(MAX_TOPIC_LENGTH + 2);
-	struct tclient *c = clean_client("mal-pub-long");
 
 	(void)state;
 	assert_non_null(topic);
 	memset(topic, 't', MAX_TOPIC_LENGTH + 1);
 	topic[MAX_TOPIC_LENGTH + 1] = '\0';
-	publish_topic_bytes(c, topic, MAX_TOPIC_LENGTH + 1);
-	free(topic);
-	expect_closed_logged(c, "mal-pub-long",
+	bad_topic(ON_CLEAN, "mal-pub-long", topic, MAX_TOPIC_LENGTH + 1,
 	    "PUBLISH with invalid topic: topic is too long");
-	check_intact();
+	free(topic);
 }
 
 /* A topic name one level over max_topic_levels (128 here). */
@@ -1367,14 +1225,11 @@ static void
 test_publish_topic_over_max_levels_closes(void **state)
 {
 	char *topic = make_levels(MAX_TOPIC_LEVELS + 1, "l");
-	struct tclient *c = clean_client("mal-pub-deep");
 
 	(void)state;
-	publish_topic_bytes(c, topic, strlen(topic));
-	free(topic);
-	expect_closed_logged(c, "mal-pub-deep",
+	bad_topic(ON_CLEAN, "mal-pub-deep", topic, strlen(topic),
 	    "PUBLISH with invalid topic: topic has too many levels");
-	check_intact();
+	free(topic);
 }
 
 /* ===== Acknowledgements for unknown packet ids ===== */
@@ -1477,8 +1332,8 @@ test_qos2_flood_never_released_disconnects(void **state)
 
 	/* Five ids are stored, not six; releasing one makes room again. */
 	c = tclient_new(b, "mal-flood", false, NULL);
-	assert_int_equal(db_count(b, "SELECT count(*) FROM incoming WHERE "
-	    "client_id = 'mal-flood'"), 5);
+	assert_int_equal(harness_db_query(b->db_path, "SELECT count(*) "
+	    "FROM incoming WHERE client_id = 'mal-flood'"), 5);
 	assert_int_equal(tclient_pubrel(c, 1), 0);
 	tclient_expect_ack(c, MQTT_PUBCOMP, 1);
 	assert_int_equal(tclient_publish_str(c, "mal/flood", "f6", 2, false,
@@ -1508,15 +1363,12 @@ sub_entry(struct body *b, const char *filter, uint8_t options)
 static void
 test_subscribe_no_topics_closes(void **state)
 {
-	struct tclient *c = clean_client("mal-sub-none");
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
-	send_body(c, 0x82, &b);
-	expect_closed_logged(c, "mal-sub-none",
+	bad_body(ON_CLEAN, "mal-sub-none", 0x82, &b, BY_ID,
 	    "malformed SUBSCRIBE: SUBSCRIBE without a topic filter");
-	check_intact();
 }
 
 /* [MQTT-3-8.3-4] Requested QoS 3 after a valid filter: closed, and the
@@ -1524,31 +1376,25 @@ test_subscribe_no_topics_closes(void **state)
 static void
 test_subscribe_qos3_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
 	sub_entry(&b, "mal/victim/ok", 1);
 	sub_entry(&b, "mal/victim/q3", 3);
-	send_body(c, 0x82, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x82, &b, BY_ID, NULL);
 }
 
 /* [MQTT-3-8.3-4] Reserved bits of the requested QoS byte set. */
 static void
 test_subscribe_reserved_option_bits_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
 	sub_entry(&b, "mal/victim/rsv", 0x05);
-	send_body(c, 0x82, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x82, &b, BY_ID, NULL);
 }
 
 /* Sends the victim a SUBSCRIBE of a valid filter, then bad, and expects
@@ -1556,15 +1402,13 @@ test_subscribe_reserved_option_bits_closes(void **state)
 static void
 subscribe_bad_filter(const char *bad)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	put_u16(&b, 1);
 	sub_entry(&b, "mal/victim/ok", 1);
 	sub_entry(&b, bad, 1);
-	send_body(c, 0x82, &b);
-	expect_closed_logged(c, VICTIM_ID, "SUBSCRIBE with invalid filter");
-	check_intact();
+	bad_body(ON_VICTIM, VICTIM_ID, 0x82, &b, BY_ID,
+	    "SUBSCRIBE with invalid filter");
 }
 
 /* [MQTT-4.7.1-2] '#' must be the last level: "a/#/b". */
@@ -1612,7 +1456,6 @@ static void
 test_subscribe_bad_utf8_filter_closes(void **state)
 {
 	static const uint8_t filter[] = { 'm', 'a', 'l', '/', 0xfe };
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
@@ -1620,9 +1463,7 @@ test_subscribe_bad_utf8_filter_closes(void **state)
 	sub_entry(&b, "mal/victim/ok", 1);
 	put_field(&b, filter, sizeof(filter));
 	put_u8(&b, 1);
-	send_body(c, 0x82, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0x82, &b, BY_ID, NULL);
 }
 
 /* A filter of 3,000 (empty) levels, over max_topic_levels (128) but well
@@ -1723,14 +1564,11 @@ test_unsubscribe_valid_then_invalid_keeps_subscription(void **state)
 static void
 test_unsubscribe_no_topics_closes(void **state)
 {
-	struct tclient *c = victim();
 	struct body b = { NULL, 0, 0 };
 
 	(void)state;
 	put_u16(&b, 1);
-	send_body(c, 0xa2, &b);
-	expect_closed_now(c);
-	check_intact();
+	bad_body(ON_VICTIM, NULL, 0xa2, &b, BY_ID, NULL);
 }
 
 /* [MQTT-4.7.3-1] An UNSUBSCRIBE of an empty filter. */

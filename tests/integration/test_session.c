@@ -23,20 +23,6 @@
 
 static struct harness_broker broker;
 
-/* Connects id with clean session clean and expects session_present. */
-static struct tclient *
-connect_sp(const struct harness_broker *b, const char *id, bool clean,
-    int session_present)
-{
-	int sp;
-	struct tclient *c = tclient_new(b, id, clean, &sp);
-
-	if (sp != session_present)
-		fail_msg("%s: session present %d, expected %d", id, sp,
-		    session_present);
-	return c;
-}
-
 /* Publishes n QoS qos messages "<prefix><i>" to topic, completing each. */
 static void
 publish_n(struct tclient *pub, const char *topic, const char *prefix,
@@ -75,10 +61,10 @@ test_session_clean_connect_session_present_0(void **state)
 	struct tclient *c;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-clean", false, 0);
+	c = tclient_new_sp(&broker, "sess-clean", false, 0);
 	tclient_sub(c, "sess/clean", 1, 1);
 	tclient_bye(c);
-	c = connect_sp(&broker, "sess-clean", true, 0);
+	c = tclient_new_sp(&broker, "sess-clean", true, 0);
 	tclient_bye(c);
 }
 
@@ -89,7 +75,7 @@ test_session_new_persistent_session_present_0(void **state)
 	struct tclient *c;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-new", false, 0);
+	c = tclient_new_sp(&broker, "sess-new", false, 0);
 	tclient_bye(c);
 }
 
@@ -101,9 +87,9 @@ test_session_resumed_session_present_1(void **state)
 	struct tclient *c;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-resume", false, 0);
+	c = tclient_new_sp(&broker, "sess-resume", false, 0);
 	tclient_bye(c);
-	c = connect_sp(&broker, "sess-resume", false, 1);
+	c = tclient_new_sp(&broker, "sess-resume", false, 1);
 	tclient_bye(c);
 }
 
@@ -115,12 +101,12 @@ test_session_clean_connect_discards_subscriptions(void **state)
 	struct tclient *c, *pub;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-discard", false, 0);
+	c = tclient_new_sp(&broker, "sess-discard", false, 0);
 	tclient_sub(c, "sess/discard", 1, 1);
 	tclient_bye(c);
-	c = connect_sp(&broker, "sess-discard", true, 0);
+	c = tclient_new_sp(&broker, "sess-discard", true, 0);
 	tclient_bye(c);
-	c = connect_sp(&broker, "sess-discard", false, 0);
+	c = tclient_new_sp(&broker, "sess-discard", false, 0);
 	pub = tclient_new(&broker, "sess-discard-pub", true, NULL);
 	tclient_pub(pub, "sess/discard", "lost", 1, false);
 	tclient_expect_nothing(c, HARNESS_QUIET_MS);
@@ -136,10 +122,10 @@ test_session_clean_session_not_kept_after_disconnect(void **state)
 	struct tclient *c;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-transient", true, 0);
+	c = tclient_new_sp(&broker, "sess-transient", true, 0);
 	tclient_sub(c, "sess/transient", 1, 1);
 	tclient_bye(c);
-	c = connect_sp(&broker, "sess-transient", false, 0);
+	c = tclient_new_sp(&broker, "sess-transient", false, 0);
 	tclient_bye(c);
 }
 
@@ -152,13 +138,13 @@ test_session_offline_messages_delivered_on_reconnect(void **state)
 	uint16_t id;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-offline", false, 0);
+	c = tclient_new_sp(&broker, "sess-offline", false, 0);
 	tclient_sub(c, "sess/offline", 2, 2);
 	tclient_bye(c);
 	pub = tclient_new(&broker, "sess-offline-pub", true, NULL);
 	tclient_pub(pub, "sess/offline", "q1", 1, false);
 	tclient_pub(pub, "sess/offline", "q2", 2, false);
-	c = connect_sp(&broker, "sess-offline", false, 1);
+	c = tclient_new_sp(&broker, "sess-offline", false, 1);
 	tclient_expect_publish(c, "sess/offline", "q1", 1, 0, 0, &id);
 	tclient_ack_received(c, 1, id);
 	tclient_expect_publish(c, "sess/offline", "q2", 2, 0, 0, &id);
@@ -177,13 +163,13 @@ test_session_qos0_not_queued_offline_by_default(void **state)
 	uint16_t id;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-q0", false, 0);
+	c = tclient_new_sp(&broker, "sess-q0", false, 0);
 	tclient_sub(c, "sess/q0", 1, 1);
 	tclient_bye(c);
 	pub = tclient_new(&broker, "sess-q0-pub", true, NULL);
 	tclient_pub(pub, "sess/q0", "qos0", 0, false);
 	tclient_pub(pub, "sess/q0", "qos1", 1, false);
-	c = connect_sp(&broker, "sess-q0", false, 1);
+	c = tclient_new_sp(&broker, "sess-q0", false, 1);
 	tclient_expect_publish(c, "sess/q0", "qos1", 1, 0, 0, &id);
 	tclient_ack_received(c, 1, id);
 	tclient_expect_nothing(c, HARNESS_QUIET_MS);
@@ -199,14 +185,14 @@ test_session_order_kept_across_reconnect(void **state)
 	struct tclient *c, *pub;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-order", false, 0);
+	c = tclient_new_sp(&broker, "sess-order", false, 0);
 	tclient_sub(c, "sess/order", 1, 1);
 	pub = tclient_new(&broker, "sess-order-pub", true, NULL);
 	publish_n(pub, "sess/order", "m", 0, 5, 1);
 	expect_n(c, "sess/order", "m", 0, 5, 1);
 	tclient_bye(c);
 	publish_n(pub, "sess/order", "m", 5, 10, 1);
-	c = connect_sp(&broker, "sess-order", false, 1);
+	c = tclient_new_sp(&broker, "sess-order", false, 1);
 	publish_n(pub, "sess/order", "m", 15, 10, 1);
 	expect_n(c, "sess/order", "m", 5, 20, 1);
 	tclient_expect_nothing(c, HARNESS_QUIET_MS);
@@ -223,13 +209,13 @@ test_session_unacked_publish_resent_with_dup(void **state)
 	uint16_t id, id2;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-resend", false, 0);
+	c = tclient_new_sp(&broker, "sess-resend", false, 0);
 	tclient_sub(c, "sess/resend", 1, 1);
 	pub = tclient_new(&broker, "sess-resend-pub", true, NULL);
 	tclient_pub(pub, "sess/resend", "again", 1, false);
 	tclient_expect_publish(c, "sess/resend", "again", 1, 0, 0, &id);
 	tclient_close(c);	/* no PUBACK, no DISCONNECT */
-	c = connect_sp(&broker, "sess-resend", false, 1);
+	c = tclient_new_sp(&broker, "sess-resend", false, 1);
 	tclient_expect_publish(c, "sess/resend", "again", 1, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	tclient_ack_received(c, 1, id2);
@@ -247,7 +233,7 @@ test_session_pubrel_resent_not_publish(void **state)
 	uint16_t id;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-pubrel", false, 0);
+	c = tclient_new_sp(&broker, "sess-pubrel", false, 0);
 	tclient_sub(c, "sess/pubrel", 2, 2);
 	pub = tclient_new(&broker, "sess-pubrel-pub", true, NULL);
 	tclient_pub(pub, "sess/pubrel", "twice?", 2, false);
@@ -255,7 +241,7 @@ test_session_pubrel_resent_not_publish(void **state)
 	assert_int_equal(tclient_pubrec(c, id), 0);
 	tclient_expect_ack(c, MQTT_PUBREL, id);
 	tclient_close(c);	/* no PUBCOMP */
-	c = connect_sp(&broker, "sess-pubrel", false, 1);
+	c = tclient_new_sp(&broker, "sess-pubrel", false, 1);
 	tclient_expect_ack(c, MQTT_PUBREL, id);
 	assert_int_equal(tclient_pubcomp(c, id), 0);
 	tclient_expect_nothing(c, HARNESS_QUIET_MS);
@@ -273,7 +259,7 @@ test_session_resend_in_original_order(void **state)
 	uint16_t id1, id2, id3, id;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-rorder", false, 0);
+	c = tclient_new_sp(&broker, "sess-rorder", false, 0);
 	tclient_sub(c, "sess/rorder", 2, 2);
 	pub = tclient_new(&broker, "sess-rorder-pub", true, NULL);
 	tclient_pub(pub, "sess/rorder", "1", 2, false);
@@ -285,7 +271,7 @@ test_session_resend_in_original_order(void **state)
 	tclient_pub(pub, "sess/rorder", "3", 2, false);
 	tclient_expect_publish(c, "sess/rorder", "3", 2, 0, 0, &id3);
 	tclient_close(c);
-	c = connect_sp(&broker, "sess-rorder", false, 1);
+	c = tclient_new_sp(&broker, "sess-rorder", false, 1);
 	tclient_expect_ack(c, MQTT_PUBREL, id1);
 	tclient_expect_publish(c, "sess/rorder", "2", 1, 0, 1, &id);
 	assert_int_equal(id, id2);
@@ -309,13 +295,13 @@ test_session_new_ids_avoid_resent_ones(void **state)
 	int i;
 
 	(void)state;
-	c = connect_sp(&broker, "sess-ids", false, 0);
+	c = tclient_new_sp(&broker, "sess-ids", false, 0);
 	tclient_sub(c, "sess/ids", 1, 1);
 	pub = tclient_new(&broker, "sess-ids-pub", true, NULL);
 	tclient_pub(pub, "sess/ids", "old", 1, false);
 	tclient_expect_publish(c, "sess/ids", "old", 1, 0, 0, &old);
 	tclient_close(c);
-	c = connect_sp(&broker, "sess-ids", false, 1);
+	c = tclient_new_sp(&broker, "sess-ids", false, 1);
 	tclient_expect_publish(c, "sess/ids", "old", 1, 0, 1, &id);
 	assert_int_equal(id, old);
 	for (i = 0; i < 5; i++) {
@@ -342,12 +328,12 @@ test_session_inbound_qos2_survives_reconnect(void **state)
 	(void)state;
 	sub = tclient_new(&broker, "sess-in2-sub", true, NULL);
 	tclient_sub(sub, "sess/in2", 2, 2);
-	pub = connect_sp(&broker, "sess-in2-pub", false, 0);
+	pub = tclient_new_sp(&broker, "sess-in2-pub", false, 0);
 	assert_int_equal(tclient_publish_str(pub, "sess/in2", "one", 2, false,
 	    42), 0);
 	tclient_expect_ack(pub, MQTT_PUBREC, 42);
 	tclient_close(pub);
-	pub = connect_sp(&broker, "sess-in2-pub", false, 1);
+	pub = tclient_new_sp(&broker, "sess-in2-pub", false, 1);
 	assert_int_equal(tclient_publish(pub, "sess/in2", "one", 3, 2, false,
 	    true, 42), 0);
 	tclient_expect_ack(pub, MQTT_PUBREC, 42);
@@ -368,9 +354,9 @@ test_session_takeover_closes_old_connection(void **state)
 	struct tclient *old, *new;
 
 	(void)state;
-	old = connect_sp(&broker, "sess-take", false, 0);
+	old = tclient_new_sp(&broker, "sess-take", false, 0);
 	tclient_sync(old);
-	new = connect_sp(&broker, "sess-take", false, 1);
+	new = tclient_new_sp(&broker, "sess-take", false, 1);
 	tclient_expect_closed(old);
 	tclient_close(old);
 	tclient_sync(new);
@@ -386,12 +372,12 @@ test_session_takeover_keeps_subscriptions_and_inflight(void **state)
 	uint16_t id, id2;
 
 	(void)state;
-	old = connect_sp(&broker, "sess-take2", false, 0);
+	old = tclient_new_sp(&broker, "sess-take2", false, 0);
 	tclient_sub(old, "sess/take2", 1, 1);
 	pub = tclient_new(&broker, "sess-take2-pub", true, NULL);
 	tclient_pub(pub, "sess/take2", "inflight", 1, false);
 	tclient_expect_publish(old, "sess/take2", "inflight", 1, 0, 0, &id);
-	new = connect_sp(&broker, "sess-take2", false, 1);
+	new = tclient_new_sp(&broker, "sess-take2", false, 1);
 	tclient_expect_closed(old);
 	tclient_close(old);
 	tclient_expect_publish(new, "sess/take2", "inflight", 1, 0, 1, &id2);
@@ -412,9 +398,9 @@ test_session_takeover_with_clean_session_starts_afresh(void **state)
 	struct tclient *old, *new, *pub;
 
 	(void)state;
-	old = connect_sp(&broker, "sess-take3", false, 0);
+	old = tclient_new_sp(&broker, "sess-take3", false, 0);
 	tclient_sub(old, "sess/take3", 1, 1);
-	new = connect_sp(&broker, "sess-take3", true, 0);
+	new = tclient_new_sp(&broker, "sess-take3", true, 0);
 	tclient_expect_closed(old);
 	tclient_close(old);
 	pub = tclient_new(&broker, "sess-take3-pub", true, NULL);
@@ -430,7 +416,7 @@ static void
 test_session_inflight_window_limits_outstanding(void **state)
 {
 	struct harness_broker *b = *state;
-	struct tclient *c = connect_sp(b, "win-sub", false, 0);
+	struct tclient *c = tclient_new_sp(b, "win-sub", false, 0);
 	struct tclient *pub = tclient_new(b, "win-pub", true, NULL);
 	uint16_t id[6];
 
@@ -474,7 +460,7 @@ static void
 test_session_offline_queue_bounded(void **state)
 {
 	struct harness_broker *b = *state;
-	struct tclient *c = connect_sp(b, "queue-sub", false, 0);
+	struct tclient *c = tclient_new_sp(b, "queue-sub", false, 0);
 	struct tclient *pub = tclient_new(b, "queue-pub", true, NULL);
 	struct tpacket p;
 	int n = 0, last = -1, i;
@@ -484,7 +470,7 @@ test_session_offline_queue_bounded(void **state)
 	tclient_bye(c);
 	/* Acknowledged or not, messages beyond the limit are dropped. */
 	publish_n(pub, "queue/t", "", 0, 40, 1);
-	c = connect_sp(b, "queue-sub", false, 1);
+	c = tclient_new_sp(b, "queue-sub", false, 1);
 	while (tclient_read_packet(c, &p, HARNESS_QUIET_MS * 2) == TREAD_OK) {
 		assert_int_equal(p.type, MQTT_PUBLISH);
 		/* 2 bytes of length, "queue/t", 2 bytes of id, then "<i>". */
@@ -514,14 +500,14 @@ static void
 test_session_queue_qos0_option(void **state)
 {
 	struct harness_broker *b = *state;
-	struct tclient *c = connect_sp(b, "q0-sub", false, 0);
+	struct tclient *c = tclient_new_sp(b, "q0-sub", false, 0);
 	struct tclient *pub = tclient_new(b, "q0-pub", true, NULL);
 
 	tclient_sub(c, "q0/t", 0, 0);
 	tclient_bye(c);
 	tclient_pub(pub, "q0/t", "kept", 0, false);
 	tclient_sync(pub);
-	c = connect_sp(b, "q0-sub", false, 1);
+	c = tclient_new_sp(b, "q0-sub", false, 1);
 	tclient_expect_publish(c, "q0/t", "kept", 0, 0, 0, NULL);
 	tclient_bye(pub);
 	tclient_bye(c);
@@ -537,7 +523,7 @@ test_session_retry_while_connected(void **state)
 	uint16_t id, id2;
 
 	harness_mqttd_only("no retries while connected in 2.0");
-	c = connect_sp(b, "retry-sub", false, 0);
+	c = tclient_new_sp(b, "retry-sub", false, 0);
 	pub = tclient_new(b, "retry-pub", true, NULL);
 	tclient_sub(c, "retry/t", 1, 1);
 	tclient_pub(pub, "retry/t", "r", 1, false);
@@ -563,7 +549,7 @@ test_session_max_retries_then_close(void **state)
 	int i;
 
 	harness_mqttd_only("no max_retries option");
-	c = connect_sp(b, "maxretry-sub", false, 0);
+	c = tclient_new_sp(b, "maxretry-sub", false, 0);
 	pub = tclient_new(b, "maxretry-pub", true, NULL);
 	tclient_sub(c, "maxretry/t", 1, 1);
 	tclient_pub(pub, "maxretry/t", "r", 1, false);
@@ -574,7 +560,7 @@ test_session_max_retries_then_close(void **state)
 	}
 	tclient_expect_closed(c);
 	tclient_close(c);
-	c = connect_sp(b, "maxretry-sub", false, 1);
+	c = tclient_new_sp(b, "maxretry-sub", false, 1);
 	tclient_expect_publish(c, "maxretry/t", "r", 1, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	assert_int_equal(tclient_puback(c, id2), 0);
@@ -588,7 +574,7 @@ static void
 test_session_survives_broker_restart(void **state)
 {
 	struct harness_broker *b = *state;
-	struct tclient *c = connect_sp(b, "restart-sub", false, 0);
+	struct tclient *c = tclient_new_sp(b, "restart-sub", false, 0);
 	struct tclient *pub = tclient_new(b, "restart-pub", true, NULL);
 	uint16_t id;
 
@@ -598,7 +584,7 @@ test_session_survives_broker_restart(void **state)
 	tclient_close(pub);
 	assert_int_equal(harness_broker_stop(b), 0);
 	assert_int_equal(harness_broker_restart(b), 0);
-	c = connect_sp(b, "restart-sub", false, 1);
+	c = tclient_new_sp(b, "restart-sub", false, 1);
 	tclient_expect_publish(c, "restart/t", "stored", 1, 0, -1, &id);
 	tclient_ack_received(c, 1, id);
 	pub = tclient_new(b, "restart-pub", true, NULL);
@@ -621,7 +607,7 @@ test_session_acknowledged_messages_survive_kill9(void **state)
 	int st;
 
 	harness_mqttd_only("persists only at shutdown or autosave");
-	c = connect_sp(b, "kill-sub", false, 0);
+	c = tclient_new_sp(b, "kill-sub", false, 0);
 	pub = tclient_new(b, "kill-pub", true, NULL);
 	tclient_sub(c, "kill/t", 1, 1);
 	tclient_pub(pub, "kill/t", "inflight", 1, false);
@@ -632,7 +618,7 @@ test_session_acknowledged_messages_survive_kill9(void **state)
 	st = harness_broker_kill(b, SIGKILL);
 	assert_true(WIFSIGNALED(st));
 	assert_int_equal(harness_broker_restart(b), 0);
-	c = connect_sp(b, "kill-sub", false, 1);
+	c = tclient_new_sp(b, "kill-sub", false, 1);
 	tclient_expect_publish(c, "kill/t", "inflight", 1, 0, 1, &id2);
 	assert_int_equal(id2, id);
 	assert_int_equal(tclient_puback(c, id2), 0);

@@ -120,18 +120,6 @@ prepare_mounted(void)
 	path_join(M.mnt, sizeof(M.mnt), M.b.dir, "/fs");
 }
 
-/* Connects id; fails unless the CONNACK's session present is sp. */
-static struct tclient *
-connect_sp(const struct harness_broker *b, const char *id, bool clean, int sp)
-{
-	int got;
-	struct tclient *c = tclient_new(b, id, clean, &got);
-
-	if (got != sp)
-		fail_msg("%s: session present %d, expected %d", id, got, sp);
-	return c;
-}
-
 static char *
 big_payload(const char *tag)
 {
@@ -177,10 +165,10 @@ commit_some(struct harness_broker *b)
 {
 	struct tclient *c;
 
-	c = connect_sp(b, "sf-sub", false, 0);
+	c = tclient_new_sp(b, "sf-sub", false, 0);
 	tclient_sub(c, "sf/#", 2, 2);
 	tclient_bye(c);
-	c = connect_sp(b, "sf-early", false, 0);
+	c = tclient_new_sp(b, "sf-early", false, 0);
 	tclient_pub(c, "sf/t", "before-1", 1, false);
 	tclient_pub(c, "sf/t", "before-2", 2, false);
 	tclient_pub(c, "sf-ret/t", "kept", 1, true);
@@ -215,9 +203,9 @@ publish_refused(struct harness_broker *b, struct tclient *p1,
 	    HARNESS_TIMEOUT_MS));
 
 	/* Still up, for what needs no disk. */
-	q = connect_sp(b, "sf-q0-sub", true, 0);
+	q = tclient_new_sp(b, "sf-q0-sub", true, 0);
 	tclient_sub(q, "sf-q0/t", 0, 0);
-	q2 = connect_sp(b, "sf-q0-pub", true, 0);
+	q2 = tclient_new_sp(b, "sf-q0-pub", true, 0);
 	tclient_pub(q2, "sf-q0/t", "still here", 0, false);
 	tclient_expect_publish(q, "sf-q0/t", "still here", 0, 0, 0, NULL);
 	tclient_pub(q2, "sf-q0/t", "clean qos 1", 1, false);
@@ -237,14 +225,14 @@ resend_refused(struct harness_broker *b, const char *big1, const char *big2,
 {
 	struct tclient *p1, *p2;
 
-	p2 = connect_sp(b, "sf-pub2", false, 1);
+	p2 = tclient_new_sp(b, "sf-pub2", false, 1);
 	assert_int_equal(tclient_publish(p2, "sf/t", big2, BIG, 2, false,
 	    true, id2), 0);
 	tclient_expect_ack(p2, MQTT_PUBREC, id2);
 	assert_int_equal(tclient_pubrel(p2, id2), 0);
 	tclient_expect_ack(p2, MQTT_PUBCOMP, id2);
 	tclient_bye(p2);
-	p1 = connect_sp(b, "sf-pub1", false, 1);
+	p1 = tclient_new_sp(b, "sf-pub1", false, 1);
 	assert_int_equal(tclient_publish(p1, "sf/t", big1, BIG, 1, false,
 	    true, id1), 0);
 	tclient_expect_ack(p1, MQTT_PUBACK, id1);
@@ -268,7 +256,7 @@ check_after_restart(struct harness_broker *b)
 	int big1 = 0, big2 = 0, before = 0;
 	uint16_t id;
 
-	c = connect_sp(b, "sf-sub", false, 1);
+	c = tclient_new_sp(b, "sf-sub", false, 1);
 	for (;;) {
 		enum tread r = tclient_read_packet(c, &p, HARNESS_QUIET_MS * 3);
 
@@ -323,7 +311,7 @@ check_after_restart(struct harness_broker *b)
 		    "[MQTT-4.3.3-2] (DESIGN contracts 2 and 7)", big2);
 	tclient_bye(c);
 
-	c = connect_sp(b, "sf-ret", true, 0);
+	c = tclient_new_sp(b, "sf-ret", true, 0);
 	tclient_sub(c, "sf-ret/t", 1, 1);
 	tclient_expect_publish(c, "sf-ret/t", "kept", 1, 1, 0, &id);
 	tclient_ack_received(c, 1, id);
@@ -363,8 +351,8 @@ test_storage_disk_full_withholds_ack_and_keeps_committed(void **state)
 		skip_because("mount -t tmpfs is not permitted here");
 	}
 	assert_int_equal(harness_broker_restart(&M.b), 0);
-	p1 = connect_sp(&M.b, "sf-pub1", false, 0);
-	p2 = connect_sp(&M.b, "sf-pub2", false, 0);
+	p1 = tclient_new_sp(&M.b, "sf-pub1", false, 0);
+	p2 = tclient_new_sp(&M.b, "sf-pub2", false, 0);
 	commit_some(&M.b);
 	tclient_sync(p1);
 	tclient_sync(p2);
@@ -447,8 +435,8 @@ test_storage_readonly_fs_withholds_ack_and_keeps_committed(void **state)
 	if (access(trigger, W_OK) == -1)
 		skip_because("no /sys/fs/ext4/<dev>/trigger_fs_error here");
 	assert_int_equal(harness_broker_restart(&M.b), 0);
-	p1 = connect_sp(&M.b, "sf-pub1", false, 0);
-	p2 = connect_sp(&M.b, "sf-pub2", false, 0);
+	p1 = tclient_new_sp(&M.b, "sf-pub1", false, 0);
+	p2 = tclient_new_sp(&M.b, "sf-pub2", false, 0);
 	commit_some(&M.b);
 	tclient_sync(p1);
 	tclient_sync(p2);
@@ -533,24 +521,8 @@ expect_refused(int status, const char *out, ...)
 	print_message("[   LINE   ] %.*s\n", (int)line_len, line);
 }
 
-static int
-setup_plain(void **state)
-{
-	struct harness_opts o = { 0 };
-	struct harness_broker *b;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		return -1;
-	o.sync = "normal";
-	o.extra_ini = *state;
-	if (harness_broker_start_opts(b, &o) == -1) {
-		harness_broker_cleanup(b);
-		free(b);
-		return -1;
-	}
-	*state = b;
-	return 0;
-}
+/* The PLAIN tests' own broker, with [storage] sync = normal. */
+static const struct harness_opts synced_opts = { .sync = "normal" };
 
 /*
  * DESIGN contract 7: a second mqttd on the same database stops at
@@ -574,11 +546,11 @@ test_storage_second_instance_refused(void **state)
 	st = harness_run_mqttd_once(b->conf_path, out, sizeof(out), 10000);
 	expect_refused(st, out, b->db_path, pid, (const char *)NULL);
 
-	c = connect_sp(b, "lock-sub", false, 0);
+	c = tclient_new_sp(b, "lock-sub", false, 0);
 	tclient_sub(c, "lock/t", 1, 1);
 	tclient_close(c);
 	kill9_and_restart(b);
-	c = connect_sp(b, "lock-sub", false, 1);
+	c = tclient_new_sp(b, "lock-sub", false, 1);
 	tclient_bye(c);
 }
 
@@ -657,7 +629,7 @@ test_storage_garbage_file_refused(void **state)
 	size_t len;
 
 	harness_mqttd_only("start-up checks are mqttd's");
-	tclient_bye(connect_sp(b, "garbage", true, 0));
+	tclient_bye(tclient_new_sp(b, "garbage", true, 0));
 	assert_int_equal(harness_broker_stop(b), 0);
 	assert_int_equal(unlink(b->db_path), 0);
 	garbage(junk, sizeof(junk));
@@ -685,7 +657,7 @@ test_storage_damaged_pages_refused(void **state)
 	long long page, pages;
 
 	harness_mqttd_only("start-up checks are mqttd's");
-	c = connect_sp(b, "damaged", false, 0);
+	c = tclient_new_sp(b, "damaged", false, 0);
 	tclient_sub(c, "damaged/t", 1, 1);
 	tclient_bye(c);
 	assert_int_equal(harness_broker_stop(b), 0);	/* checkpointed */
@@ -716,7 +688,7 @@ test_storage_newer_schema_refused(void **state)
 	char out[8192];
 
 	harness_mqttd_only("start-up checks are mqttd's");
-	c = connect_sp(b, "newer", false, 0);
+	c = tclient_new_sp(b, "newer", false, 0);
 	tclient_sub(c, "newer/t", 1, 1);
 	tclient_bye(c);
 	assert_int_equal(harness_broker_stop(b), 0);
@@ -732,8 +704,9 @@ test_storage_newer_schema_refused(void **state)
 }
 
 #define MOUNTED(f) cmocka_unit_test_teardown(f, teardown_mounted)
-#define PLAIN(f) cmocka_unit_test_prestate_setup_teardown(f, setup_plain, \
-	    harness_teardown_broker, NULL)
+#define PLAIN(f) cmocka_unit_test_prestate_setup_teardown(f, \
+	    harness_setup_broker_opts, harness_teardown_broker, \
+	    (void *)&synced_opts)
 
 int
 main(void)
